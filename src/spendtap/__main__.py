@@ -1,0 +1,3 @@
+from spendtap.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Capture: where calls enter spendtap (the proxy addon, HAR files)."""

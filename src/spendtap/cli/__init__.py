@@ -1,0 +1,1 @@
+"""The `spendtap` command line."""

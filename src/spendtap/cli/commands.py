@@ -1,0 +1,137 @@
+"""What each sub-command does; argument parsing lives in main.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from spendtap.capture.routing import UpstreamMap
+from spendtap.cli.paths import default_data_dir, default_db_url
+from spendtap.collector.service import Collector, CollectorConfig
+from spendtap.collector.trust import write_ca_bundle
+from spendtap.errors import ConfigError
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8877")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    data_dir: Path = args.data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return data_dir
+
+
+def _collector_config(
+    args: argparse.Namespace, listen: str, engine_url: str | None, token: str | None
+) -> CollectorConfig:
+    host, port = parse_listen(listen)
+    if args.upstream_ca is not None and not args.upstream_ca.is_file():
+        raise ConfigError(f"--upstream-ca {args.upstream_ca} does not exist or is not a file")
+    return CollectorConfig(
+        data_dir=_data_dir(args),
+        listen_host=host,
+        listen_port=port,
+        engine_url=engine_url,
+        engine_token=token,
+        upstreams=UpstreamMap.from_specs(args.upstream),
+        upstream_ca=args.upstream_ca,
+        user=args.user,
+        ticket_patterns=args.ticket_patterns,
+    )
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def client_environment(collector: Collector) -> dict[str, str]:
+    """The variables a user sets so their tools send AI calls through the collector."""
+    bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
+    return {
+        "HTTPS_PROXY": collector.proxy_url,
+        "NODE_EXTRA_CA_CERTS": str(collector.ca_cert),
+        "SSL_CERT_FILE": str(bundle),
+        "REQUESTS_CA_BUNDLE": str(bundle),
+        "CODEX_CA_CERTIFICATE": str(collector.ca_cert),
+    }
+
+
+def collect(args: argparse.Namespace) -> int:
+    collector = Collector(_collector_config(args, args.listen, args.engine, args.token))
+    collector.start()
+    try:
+        print(f"collector listening on {collector.proxy_url}; CA at {collector.ca_cert}")
+        _wait_for_signal()
+    finally:
+        collector.stop()
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from spendtap.engine.server import EngineServer
+
+    host, port = parse_listen(args.listen)
+    db_url = args.db or default_db_url(_data_dir(args))
+    EngineServer(db_url, host, port, ingest_token=args.token).run()
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    from spendtap.engine.server import EngineServer
+
+    data_dir = _data_dir(args)
+    host, port = parse_listen(args.engine_listen)
+    engine = EngineServer(default_db_url(data_dir), host, port)
+    engine.start_in_thread()
+    collector = Collector(_collector_config(args, args.listen, engine.url, None))
+    collector.start()
+    try:
+        print(f"engine:    {engine.url}  (API docs at {engine.url}/docs)")
+        print(f"collector: {collector.proxy_url}")
+        print("Send your tools through spendtap by setting, in their shell:")
+        for name, value in client_environment(collector).items():
+            print(f"  export {name}={value}")
+        print(f"Then: spendtap report --engine {engine.url} --by model,agent,user")
+        sys.stdout.flush()
+        _wait_for_signal()
+    finally:
+        collector.stop()
+        engine.stop()
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from spendtap.demo.run import run_demo
+
+    return run_demo(args.data_dir, with_claude=not args.no_claude)
+
+
+def replay(args: argparse.Namespace) -> int:
+    from spendtap.collector.replay import replay_har
+
+    for event in replay_har(args.har):
+        sys.stdout.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from spendtap.cli.report import fetch_report, render_table
+
+    by = [d.strip() for d in args.by.split(",") if d.strip()]
+    result = fetch_report(args.engine, by, args.since, args.token)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render_table(result, by))
+    return 0

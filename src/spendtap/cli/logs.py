@@ -1,0 +1,21 @@
+"""Logging set-up for the command line: one line per event, to stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+#: Third-party loggers that are noisy at INFO; their warnings still show.
+QUIET_LOGGERS = ("mitmproxy", "uvicorn.access", "httpx", "httpcore", "hpack", "passlib")
+
+
+def configure_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""The collector: proxy capture, context, price and spool on the laptop."""

@@ -1,0 +1,1 @@
+"""`spendtap demo`: the whole product end to end on loopback."""

@@ -1,0 +1,45 @@
+"""RFC 3339 times: the one time format the engine's API reads and writes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d+))?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+#: Python keeps microseconds; finer digits are dropped (they never change the hour).
+_MAX_FRACTION_DIGITS = 6
+
+EXAMPLE = "2025-01-31T12:00:00.000Z"
+SECONDS_PER_HOUR = 3600
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """The UTC time ``text`` names; ValueError unless it is RFC 3339 with a zone."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an RFC 3339 time with a zone, like {EXAMPLE}"
+        )
+    normal = text.upper().replace(" ", "T")
+    start, end = match.span(1)
+    if end - start > _MAX_FRACTION_DIGITS:
+        normal = normal[: start + _MAX_FRACTION_DIGITS] + normal[end:]
+    try:
+        value = datetime.fromisoformat(normal)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real time ({exc})") from exc
+    return value.astimezone(UTC)
+
+
+def format_rfc3339(value: datetime) -> str:
+    """``value`` in UTC with milliseconds, as the usage event contract writes times."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def hour_start(value: datetime) -> int:
+    """Seconds since the epoch at the start of the UTC hour holding ``value``."""
+    seconds = int(value.timestamp())
+    return seconds - seconds % SECONDS_PER_HOUR
