@@ -15,6 +15,7 @@ from spendtap.collector.service import Collector
 from spendtap.collector.trust import write_ca_bundle
 from spendtap.simulator.certs import TestPKI, make_test_pki
 from tests.support.scripted_upstream import Script, ScriptedUpstream
+from tests.support.tls import trusting
 
 PIECE_DELAY_S = 0.3
 
@@ -91,14 +92,14 @@ def test_stream_bytes_identical_and_first_event_early(
     pieces = sse_pieces()
     wire = gzip_pieces(pieces) if encoding else pieces
     with ScriptedUpstream(pki.leaf_cert, pki.leaf_key, script_for(wire, encoding)) as up:
-        with httpx.Client(verify=str(pki.ca_cert), timeout=10) as direct:
+        with httpx.Client(verify=trusting(pki.ca_cert), timeout=10) as direct:
             direct_body, _ = fetch(
                 direct, f"https://127.0.0.1:{up.port}/v1/messages",
                 headers={"host": "api.anthropic.com"},
             )
         collector = make_collector({"api.anthropic.com": up.port})
         bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
-        with httpx.Client(proxy=collector.proxy_url, verify=str(bundle), timeout=10) as c:
+        with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=10) as c:
             proxied_body, arrivals = fetch(c, "https://api.anthropic.com/v1/messages")
         finished = up.finished_at
 
@@ -123,7 +124,7 @@ def test_non_ai_tls_host_presents_its_own_certificate(
     with ScriptedUpstream(origin_pki.leaf_cert, origin_pki.leaf_key, script) as origin:
         collector = make_collector({"api.anthropic.com": 9})
         # Trust ONLY the origin's CA: an intercepted connection would fail verification.
-        with httpx.Client(proxy=collector.proxy_url, verify=str(origin_pki.ca_cert)) as c:
+        with httpx.Client(proxy=collector.proxy_url, verify=trusting(origin_pki.ca_cert)) as c:
             response = c.post(f"https://localhost:{origin.port}/v1/messages", content=b"{}")
     assert response.text == "origin says hi"
     time.sleep(0.2)
@@ -133,7 +134,7 @@ def test_non_ai_tls_host_presents_its_own_certificate(
 def test_egress_to_unmapped_host_is_refused(pki: TestPKI, make_collector: Any) -> None:
     collector = make_collector({"api.anthropic.com": 9})
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
-    with httpx.Client(proxy=collector.proxy_url, verify=str(bundle), timeout=5) as c:
+    with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=5) as c:
         with pytest.raises(httpx.HTTPError):
             c.get("https://unmapped.example.invalid/").raise_for_status()
     assert collector.router.refused >= 1

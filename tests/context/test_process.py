@@ -163,8 +163,9 @@ def test_odd_or_remote_addresses_give_none(
     assert find_client_process(client, server) is None
 
 
-def test_vanished_process_gives_none() -> None:
+def test_vanished_or_impossible_process_gives_none() -> None:
     assert describe_process(2**22 + 12345) is None
+    assert describe_process(-1) is None
 
 
 @pytest.mark.parametrize(

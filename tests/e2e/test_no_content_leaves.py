@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from spendtap.collector.trust import write_ca_bundle
+from tests.support.tls import trusting
 
 
 def files_under(*roots: Path) -> list[Path]:
@@ -27,7 +28,7 @@ def test_prompt_and_key_appear_nowhere(
     openai_key = f"sk-proj-canary{uuid.uuid4().hex}"
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
 
-    with httpx.Client(proxy=collector.proxy_url, verify=str(bundle), timeout=30) as c:
+    with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=30) as c:
         for stream in (False, True):
             c.post(
                 f"https://api.anthropic.com/v1/messages?key={api_key}",

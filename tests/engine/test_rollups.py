@@ -37,7 +37,7 @@ def random_events(
     for _ in range(count):
         priced = rng.random() < 0.7
         day, hour = rng.choice("12"), rng.choice(["09", "10", "23"])
-        second = (
+        clock = (
             f"{rng.randrange(60):02d}:{rng.randrange(60):02d}.{rng.randrange(1000):03d}"
         )
         events.append(

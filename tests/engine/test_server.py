@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
-from spendtap.engine.app import create_app
+from spendtap.engine.app import DB_URL_ENV, TOKEN_ENV, app_from_environment, create_app
 from spendtap.engine.server import EngineServer, serve
 from spendtap.errors import ConfigError, EngineError
 
@@ -73,3 +74,17 @@ def test_nested_database_folder_is_created(tmp_path: Path) -> None:
     create_app(f"sqlite:///{path}")
 
     assert path.is_file()
+
+
+def test_app_from_environment_reads_the_database_url(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DB_URL_ENV, raising=False)
+    with pytest.raises(ConfigError, match=DB_URL_ENV):
+        app_from_environment()
+
+    monkeypatch.setenv(DB_URL_ENV, db_url)
+    monkeypatch.setenv(TOKEN_ENV, "env-token")
+    with TestClient(app_from_environment()) as client:
+        assert client.get("/v1/report").status_code == 401
+        assert client.get("/healthz").json() == {"status": "ok"}

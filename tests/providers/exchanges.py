@@ -7,6 +7,7 @@ event stream is kept verbatim in a ``|+`` block so its blank lines survive).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from spendtap.providers.base import ParsedCall, RequestInfo, ResponseHead, ResponseReader
+from spendtap.providers.base import (
+    ParsedCall,
+    RequestInfo,
+    ResponseHead,
+    ResponseReader,
+)
 from spendtap.providers.registry import default_registry
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
@@ -85,7 +91,7 @@ def one_byte_at_a_time(data: bytes) -> Iterator[bytes]:
 def random_splits(data: bytes, rng: random.Random, pieces: int = 12) -> list[bytes]:
     cuts = sorted(rng.randrange(len(data) + 1) for _ in range(pieces - 1))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _headers(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -96,3 +102,26 @@ def _body(message: Mapping[str, Any]) -> bytes:
     if "json" in message:
         return json.dumps(message["json"]).encode()
     return str(message.get("body", "")).encode()
+
+
+def inline(
+    url: str,
+    request_json: dict[str, Any],
+    status: int,
+    content_type: str,
+    body: str,
+) -> Exchange:
+    """A small exchange written in the test itself, for edge cases of one field."""
+    parts = urlsplit(url)
+    return Exchange(
+        name=f"inline {url}",
+        request=RequestInfo(
+            method="POST",
+            host=parts.hostname or "",
+            path=parts.path + (f"?{parts.query}" if parts.query else ""),
+            headers={"content-type": "application/json"},
+            body=json.dumps(request_json).encode(),
+        ),
+        head=ResponseHead(status=status, headers={"content-type": content_type}),
+        body=body.encode(),
+    )

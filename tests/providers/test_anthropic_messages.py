@@ -7,14 +7,17 @@ import pytest
 from spendtap.event import Api, CallStatus, Usage, UsageSource
 from spendtap.providers.base import RequestInfo, ResponseHead
 from spendtap.providers.registry import default_registry
-from tests.providers.exchanges import load, parse
+from tests.providers.exchanges import inline, load, parse
 
 
 def test_c01_cache_write_counts_once_as_a_5m_write() -> None:
     call = parse(load("anthropic_messages/c01_cache_write_non_stream"))
 
     assert call.usage == Usage(
-        input_tokens=3, cache_read_tokens=0, cache_write_5m_tokens=12304, output_tokens=550
+        input_tokens=3,
+        cache_read_tokens=0,
+        cache_write_5m_tokens=12304,
+        output_tokens=550,
     )
     assert call.usage_source is UsageSource.PROVIDER
     assert call.status is CallStatus.OK
@@ -53,7 +56,10 @@ def test_c05_input_tokens_already_exclude_the_cache() -> None:
     call = parse(load("anthropic_messages/c05_cache_read_and_write"))
 
     assert call.usage == Usage(
-        input_tokens=100, cache_read_tokens=75, cache_write_5m_tokens=25, output_tokens=10
+        input_tokens=100,
+        cache_read_tokens=75,
+        cache_write_5m_tokens=25,
+        output_tokens=10,
     )
 
 
@@ -267,3 +273,44 @@ def test_stream_flag_without_event_stream_content_type_still_streams() -> None:
 
     assert call.streaming is True
     assert call.usage.output_tokens == 23
+
+
+def test_an_error_body_with_status_200_is_an_error() -> None:
+    exchange = inline(
+        "https://api.anthropic.com/v1/messages",
+        {"model": "claude-sonnet-4-5"},
+        200,
+        "application/json",
+        '{"type": "error", "error": {"type": "api_error", "message": "Internal"}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.status, call.error_type) == (CallStatus.ERROR, "api_error")
+
+
+def test_legacy_complete_error_event_and_error_body_are_errors() -> None:
+    url = "https://api.anthropic.com/v1/complete"
+    request = {"model": "claude-2.1", "stream": True}
+    stream = inline(
+        url,
+        request,
+        200,
+        "text/event-stream",
+        'event: completion\ndata: {"type":"completion","completion":" Hi",'
+        '"stop_reason":null,"model":"claude-2.1"}\n\n'
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"}}\n\n',
+    )
+    body = inline(
+        url,
+        request,
+        200,
+        "application/json",
+        '{"type":"error","error":{"type":"api_error"}}',
+    )
+
+    assert (parse(stream).status, parse(stream).error_type) == (
+        CallStatus.ERROR,
+        "overloaded_error",
+    )
+    assert parse(body).error_type == "api_error"

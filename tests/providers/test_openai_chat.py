@@ -6,7 +6,7 @@ from __future__ import annotations
 from spendtap.event import Api, CallStatus, Usage, UsageSource
 from spendtap.providers.base import RequestInfo
 from spendtap.providers.registry import default_registry
-from tests.providers.exchanges import load, parse
+from tests.providers.exchanges import inline, load, parse
 
 
 def test_c03_prompt_tokens_include_cached_tokens() -> None:
@@ -147,3 +147,18 @@ def test_only_chat_completions_path_routes_here() -> None:
     assert route_name("/v1/chat/completions") == "openai.chat_completions"
     assert route_name("/v1/completions") is None
     assert route_name("/v1/embeddings") is None
+
+
+def test_an_error_body_with_status_200_is_an_error() -> None:
+    exchange = inline(
+        "https://api.openai.com/v1/chat/completions",
+        {"model": "gpt-4o"},
+        200,
+        "application/json",
+        '{"error": {"type": "server_error", "message": "Sorry"}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.status, call.error_type) == (CallStatus.ERROR, "server_error")
+    assert call.usage_source is UsageSource.ABSENT

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spendtap.event import Api, CallStatus, Usage, UsageSource
-from tests.providers.exchanges import load, parse
+from tests.providers.exchanges import inline, load, parse
 
 
 def test_r01_reasoning_inside_output_and_cache_inside_input() -> None:
@@ -134,3 +134,34 @@ def test_t04_terminal_event_split_across_reads_is_reassembled() -> None:
 
     assert call.usage.cache_read_tokens == 1920
     assert call.status is CallStatus.OK
+
+
+def test_an_error_body_with_status_200_is_an_error() -> None:
+    exchange = inline(
+        "https://api.openai.com/v1/responses",
+        {"model": "gpt-5"},
+        200,
+        "application/json",
+        '{"error": {"type": null, "code": "server_error", "message": "Sorry"}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.status, call.error_type) == (CallStatus.ERROR, "server_error")
+
+
+def test_a_queued_background_response_has_no_usage_yet() -> None:
+    exchange = inline(
+        "https://api.openai.com/v1/responses",
+        {"model": "gpt-5", "background": True},
+        200,
+        "application/json",
+        '{"id": "resp_1", "object": "response", "status": "queued", "model": "gpt-5",'
+        ' "output": [], "usage": null, "error": null}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.status, call.usage_source) == (CallStatus.OK, UsageSource.ABSENT)
+    assert call.usage.is_empty
+    assert call.response_id == "resp_1"

@@ -16,9 +16,9 @@ import pytest
 from tests.simulator.conftest import last_entry, ledger_entry
 
 MODEL = "claude-haiku-4-5"
-HI = [{"role": "user", "content": "hi"}]
+HI: Any = [{"role": "user", "content": "hi"}]
 SIX_WORDS = "Simulated answer from the spendtap provider"
-WEATHER_TOOL: dict[str, Any] = {
+WEATHER_TOOL: Any = {
     "name": "get_weather",
     "description": "Weather of a city",
     "input_schema": {
@@ -31,10 +31,14 @@ WEATHER_TOOL: dict[str, Any] = {
 SYSTEM_TEXT_FOR_1200_TOKENS = 4775
 
 
-def _system_block(ttl: str) -> dict[str, Any]:
+def _system_block(ttl: str) -> Any:
     unique = uuid.uuid4().hex  # a prefix no other test has cached
     text = (unique + "s" * SYSTEM_TEXT_FOR_1200_TOKENS)[:SYSTEM_TEXT_FOR_1200_TOKENS]
-    return {"type": "text", "text": text, "cache_control": {"type": "ephemeral", "ttl": ttl}}
+    return {
+        "type": "text",
+        "text": text,
+        "cache_control": {"type": "ephemeral", "ttl": ttl},
+    }
 
 
 def test_create_reports_hand_computed_usage_and_matches_ledger(
@@ -134,17 +138,29 @@ def test_prompt_cache_writes_first_and_reads_second_with_ttl_split(
 ) -> None:
     system = [_system_block("1h")]
     # The question '"Summarise it."' is 15 bytes: 4815 bytes in all, 1203 tokens.
-    ask = [{"role": "user", "content": "Summarise it."}]
+    ask: Any = [{"role": "user", "content": "Summarise it."}]
 
-    first = claude.messages.create(model=MODEL, max_tokens=50, system=system, messages=ask)
-    second = claude.messages.create(model=MODEL, max_tokens=50, system=system, messages=ask)
+    first = claude.messages.create(
+        model=MODEL, max_tokens=50, system=system, messages=ask
+    )
+    second = claude.messages.create(
+        model=MODEL, max_tokens=50, system=system, messages=ask
+    )
 
     u1, u2 = first.usage, second.usage
-    assert (u1.input_tokens, u1.cache_creation_input_tokens, u1.cache_read_input_tokens) == (3, 1200, 0)
+    assert (
+        u1.input_tokens,
+        u1.cache_creation_input_tokens,
+        u1.cache_read_input_tokens,
+    ) == (3, 1200, 0)
     assert u1.cache_creation is not None
     assert u1.cache_creation.ephemeral_1h_input_tokens == 1200
     assert u1.cache_creation.ephemeral_5m_input_tokens == 0
-    assert (u2.input_tokens, u2.cache_creation_input_tokens, u2.cache_read_input_tokens) == (3, 0, 1200)
+    assert (
+        u2.input_tokens,
+        u2.cache_creation_input_tokens,
+        u2.cache_read_input_tokens,
+    ) == (3, 0, 1200)
     assert ledger_entry(ledger_path, first.id).usage == u1.to_dict()
     assert ledger_entry(ledger_path, second.id).usage == u2.to_dict()
 
@@ -159,6 +175,30 @@ def test_cache_write_without_ttl_is_five_minutes(claude: anthropic.Anthropic) ->
 
     assert message.usage.cache_creation is not None
     assert message.usage.cache_creation.ephemeral_5m_input_tokens == 1200
+
+
+def test_top_level_cache_control_caches_up_to_the_last_block(
+    claude: anthropic.Anthropic,
+) -> None:
+    # One message string of 3998 characters: 4000 bytes as JSON, 1000 tokens.
+    text = (uuid.uuid4().hex * 200)[:3998]
+    ask: Any = [{"role": "user", "content": text}]
+
+    first = claude.messages.create(
+        model=MODEL, max_tokens=50, messages=ask, cache_control={"type": "ephemeral"}
+    )
+    second = claude.messages.create(
+        model=MODEL, max_tokens=50, messages=ask, cache_control={"type": "ephemeral"}
+    )
+
+    assert (first.usage.cache_creation_input_tokens, first.usage.input_tokens) == (
+        1000,
+        0,
+    )
+    assert (second.usage.cache_read_input_tokens, second.usage.input_tokens) == (
+        1000,
+        0,
+    )
 
 
 def test_streamed_cache_read_matches_ledger(
@@ -196,7 +236,9 @@ def test_tool_turn_then_tool_result_turn(
         {"role": "assistant", "content": [block.to_dict()]},
         {
             "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": block.id, "content": "Sunny"}],
+            "content": [
+                {"type": "tool_result", "tool_use_id": block.id, "content": "Sunny"}
+            ],
         },
     ]
     answer = claude.messages.create(

@@ -109,6 +109,7 @@ def test_a_client_trusting_the_ca_accepts_the_provider_name_by_sni(
             peer = tls.getpeercert()
         accepted.join(5)
 
+    assert peer is not None
     assert ("DNS", "api.anthropic.com") in peer["subjectAltName"]
 
 

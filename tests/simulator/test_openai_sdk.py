@@ -33,7 +33,11 @@ CHAT_TOOL: Any = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA},
 }
-RESPONSES_TOOL: Any = {"type": "function", "name": "get_weather", "parameters": WEATHER_SCHEMA}
+RESPONSES_TOOL: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "parameters": WEATHER_SCHEMA,
+}
 # {"content":"<n>","role":"user"} is 28 + n bytes: n = 4372 gives 1100 tokens.
 CONTENT_FOR_1100_TOKENS = 4372
 
@@ -45,12 +49,20 @@ def test_chat_create_hand_computed_usage_matches_ledger(
 
     usage = completion.usage
     assert usage is not None
-    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (7, 12, 19)
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+        7,
+        12,
+        19,
+    )
     assert completion.choices[0].message.content == TWELVE_WORDS
     assert completion.model == CHAT_MODEL
     entry = ledger_entry(ledger_path, completion.id)
     assert entry.usage == usage.to_dict()
-    assert (entry.provider, entry.api, entry.streaming) == ("openai", "chat_completions", False)
+    assert (entry.provider, entry.api, entry.streaming) == (
+        "openai",
+        "chat_completions",
+        False,
+    )
 
 
 def test_chat_request_id_header(gpt: openai.OpenAI) -> None:
@@ -126,20 +138,27 @@ def test_chat_repeated_long_prefix_reports_cached_tokens(
 def test_chat_tool_call_then_tool_result(gpt: openai.OpenAI) -> None:
     ask: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
 
-    first = gpt.chat.completions.create(model=CHAT_MODEL, messages=ask, tools=[CHAT_TOOL])
+    first = gpt.chat.completions.create(
+        model=CHAT_MODEL, messages=ask, tools=[CHAT_TOOL]
+    )
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
     call = choice.message.tool_calls[0]
     assert call.type == "function"
-    assert (call.function.name, call.function.arguments) == ("get_weather", '{"city":"spendtap"}')
+    assert (call.function.name, call.function.arguments) == (
+        "get_weather",
+        '{"city":"spendtap"}',
+    )
 
     turn = [
         *ask,
         choice.message.to_dict(),
         {"role": "tool", "tool_call_id": call.id, "content": "Sunny"},
     ]
-    second = gpt.chat.completions.create(model=CHAT_MODEL, messages=turn, tools=[CHAT_TOOL])
+    second = gpt.chat.completions.create(
+        model=CHAT_MODEL, messages=turn, tools=[CHAT_TOOL]
+    )
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content
 
@@ -157,7 +176,9 @@ def test_chat_streamed_tool_call_arguments_assemble(gpt: openai.OpenAI) -> None:
     arguments = "".join(
         c.choices[0].delta.tool_calls[0].function.arguments or ""
         for c in chunks
-        if c.choices and c.choices[0].delta.tool_calls and c.choices[0].delta.tool_calls[0].function
+        if c.choices
+        and c.choices[0].delta.tool_calls
+        and c.choices[0].delta.tool_calls[0].function
     )
     assert arguments == '{"city":"spendtap"}'
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
@@ -191,7 +212,9 @@ def test_responses_stream_helper_final_response_matches_ledger(
     assert ledger_entry(ledger_path, final.id).usage == final.usage.to_dict()
 
 
-def test_responses_raw_stream_starts_created_and_ends_completed(gpt: openai.OpenAI) -> None:
+def test_responses_raw_stream_starts_created_and_ends_completed(
+    gpt: openai.OpenAI,
+) -> None:
     stream = gpt.responses.create(model="gpt-4.1", input="hi", stream=True)
     with stream:
         events = list(stream)
@@ -211,15 +234,12 @@ def test_responses_function_call_then_output(gpt: openai.OpenAI) -> None:
     assert call.type == "function_call"
     assert (call.name, call.arguments) == ("get_weather", '{"city":"spendtap"}')
 
-    second = gpt.responses.create(
-        model="gpt-4.1",
-        tools=[RESPONSES_TOOL],
-        input=[
-            {"role": "user", "content": "Weather in Paris?"},
-            call.to_dict(),
-            {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"},
-        ],
-    )
+    turn: Any = [
+        {"role": "user", "content": "Weather in Paris?"},
+        call.to_dict(),
+        {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"},
+    ]
+    second = gpt.responses.create(model="gpt-4.1", tools=[RESPONSES_TOOL], input=turn)
     assert second.output_text
 
 

@@ -41,7 +41,11 @@ def test_anthropic_first_sight_writes_and_second_reads() -> None:
     second = cache.anthropic("claude-x", pieces)
 
     assert (first.input_tokens, first.cache_read, first.cache_write_5m) == (2, 0, 100)
-    assert (second.input_tokens, second.cache_read, second.cache_write_5m) == (2, 100, 0)
+    assert (second.input_tokens, second.cache_read, second.cache_write_5m) == (
+        2,
+        100,
+        0,
+    )
 
 
 def test_anthropic_write_is_split_by_the_ttl_of_each_breakpoint() -> None:
@@ -102,7 +106,9 @@ def test_openai_repeated_long_prefix_is_cached_in_steps_of_128() -> None:
     long = make_piece({"role": "user", "content": "z" * MESSAGE_TEXT_FOR_1100_TOKENS})
 
     first = cache.openai("gpt-x", [long])
-    second = cache.openai("gpt-x", [long, make_piece({"role": "user", "content": "more"})])
+    second = cache.openai(
+        "gpt-x", [long, make_piece({"role": "user", "content": "more"})]
+    )
 
     assert first == 0
     assert second == 1024  # 1100 tokens seen before, rounded down to 8 * 128

@@ -58,6 +58,8 @@ class ScriptedUpstream:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        self._loop.run_until_complete(server.wait_closed())
+        self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -74,6 +76,10 @@ class ScriptedUpstream:
             pass
         finally:
             writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, ssl.SSLError):
+                pass
 
     async def _respond(self, writer: asyncio.StreamWriter) -> None:
         s = self.script

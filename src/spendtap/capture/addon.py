@@ -40,6 +40,8 @@ class CapturedCall:
     first_content_at: float | None
     request_id: str | None
     headers: Mapping[str, str]
+    #: The query string, kept in memory only: some providers put the key in it.
+    query: str
     process: Future[ProcessInfo | None] | None
 
 
@@ -137,7 +139,9 @@ class CaptureAddon:
             request_id=next(
                 (head.headers[h] for h in REQUEST_ID_HEADERS if h in head.headers), None
             ),
-            headers={h: request.headers[h] for h in CONTEXT_HEADERS if h in request.headers},
+            headers={
+                h: request.headers[h] for h in CONTEXT_HEADERS if h in request.headers
+            },
         )
 
     def _finish(self, flow: http.HTTPFlow, *, complete: bool) -> None:
@@ -168,6 +172,7 @@ class CaptureAddon:
             first_content_at=state.tee.first_content_at,
             request_id=state.request_id,
             headers=state.headers,
+            query=flow.request.url.partition("?")[2],
             process=self._processes.get(flow.client_conn.id),
         )
 

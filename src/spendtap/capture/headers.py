@@ -11,7 +11,17 @@ CONTEXT_HEADERS = (
     "x-api-key",
     "x-goog-api-key",
     "originator",
+    "x-cursor-client-version",
+    "version",
+    "session_id",
+    "api-key",
+    "cookie",
 )
 
 #: Response headers that carry the provider's request id, in order of preference.
-REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-amzn-requestid", "apim-request-id")
+REQUEST_ID_HEADERS = (
+    "request-id",
+    "x-request-id",
+    "x-amzn-requestid",
+    "apim-request-id",
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Provider API hosts named exactly.
 AI_HOSTS: frozenset[str] = frozenset(
@@ -43,6 +43,7 @@ class HostAllowList:
 
     exact: frozenset[str] = AI_HOSTS
     patterns: tuple[str, ...] = AI_HOST_PATTERNS
+    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled = re.compile("|".join(f"(?:{p})" for p in self.patterns) or r"(?!)")
@@ -50,7 +51,7 @@ class HostAllowList:
 
     def contains(self, host: str) -> bool:
         name = host.lower().rstrip(".")
-        return name in self.exact or bool(self._compiled.fullmatch(name))  # type: ignore[attr-defined]
+        return name in self.exact or bool(self._compiled.fullmatch(name))
 
     def with_extra(self, hosts: Iterable[str]) -> HostAllowList:
         return HostAllowList(self.exact | {h.lower() for h in hosts}, self.patterns)

@@ -61,7 +61,14 @@ class ProxyThread:
             raise self._translate(self._error)
 
     def stop(self) -> None:
-        if self._master is not None:
+        if self._master is not None and self._thread and self._thread.is_alive():
+            closing = asyncio.run_coroutine_threadsafe(
+                _close_connections(self._master), self._master.event_loop
+            )
+            try:
+                closing.result(timeout=5)
+            except Exception:  # best effort: shutting down anyway
+                log.warning("collector.proxy.close_failed", exc_info=True)
             self._master.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -115,6 +122,18 @@ class ProxyThread:
                 f"{self.settings.listen_port}: {exc.strerror}; pick another with --listen"
             )
         return exc
+
+
+async def _close_connections(master: Master) -> None:
+    """Close listeners and live sockets, which ``Master.shutdown`` leaves open."""
+    proxyserver = master.addons.get("proxyserver")
+    if proxyserver is not None:
+        await proxyserver.servers.update([])
+    for handler in list(getattr(proxyserver, "connections", {}).values()):
+        for io in list(handler.transports.values()):
+            if io.writer is not None:
+                io.writer.close()
+    await asyncio.sleep(0.05)
 
 
 class _ReadyProbe:

@@ -44,5 +44,7 @@ class ResponseTee:
             self.reader.feed(self.decoder.decode(data))
             if self.first_content_at is None and self.reader.content_started:
                 self.first_content_at = self.clock()
-        except Exception as exc:  # boundary: a parser fault costs a record, never a request
+        except (
+            Exception
+        ) as exc:  # boundary: a parser fault costs a record, never a request
             self.fault = f"{type(exc).__name__}: {exc}"[:300]

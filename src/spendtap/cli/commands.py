@@ -19,7 +19,9 @@ from spendtap.errors import ConfigError
 def parse_listen(text: str) -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
     if not colon or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8877")
+        raise ConfigError(
+            f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8877"
+        )
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -34,7 +36,9 @@ def _collector_config(
 ) -> CollectorConfig:
     host, port = parse_listen(listen)
     if args.upstream_ca is not None and not args.upstream_ca.is_file():
-        raise ConfigError(f"--upstream-ca {args.upstream_ca} does not exist or is not a file")
+        raise ConfigError(
+            f"--upstream-ca {args.upstream_ca} does not exist or is not a file"
+        )
     return CollectorConfig(
         data_dir=_data_dir(args),
         listen_host=host,
@@ -71,7 +75,9 @@ def collect(args: argparse.Namespace) -> int:
     collector = Collector(_collector_config(args, args.listen, args.engine, args.token))
     collector.start()
     try:
-        print(f"collector listening on {collector.proxy_url}; CA at {collector.ca_cert}")
+        print(
+            f"collector listening on {collector.proxy_url}; CA at {collector.ca_cert}"
+        )
         _wait_for_signal()
     finally:
         collector.stop()

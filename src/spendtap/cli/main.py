@@ -19,24 +19,36 @@ log = logging.getLogger(__name__)
 
 def _add_collector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--upstream", action="append", default=[], metavar="HOST=ADDR:PORT",
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="HOST=ADDR:PORT",
         help="route a provider host to a loopback simulator (repeatable); with any "
         "mapping, every other non-loopback upstream is refused",
     )
     p.add_argument(
-        "--upstream-ca", type=Path, metavar="FILE",
+        "--upstream-ca",
+        type=Path,
+        metavar="FILE",
         help="CA bundle that upstream certificates are verified against",
     )
-    p.add_argument("--user", help="who this laptop's calls belong to (overrides detection)")
     p.add_argument(
-        "--ticket-pattern", action="append", dest="ticket_patterns", metavar="REGEX",
+        "--user", help="who this laptop's calls belong to (overrides detection)"
+    )
+    p.add_argument(
+        "--ticket-pattern",
+        action="append",
+        dest="ticket_patterns",
+        metavar="REGEX",
         help="regex that finds a ticket in a branch name (repeatable; replaces defaults)",
     )
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--data-dir", type=Path, default=None,
+        "--data-dir",
+        type=Path,
+        default=None,
         help="where state is kept (default: the platform's user data dir, or "
         "$SPENDTAP_DATA_DIR)",
     )
@@ -47,12 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spendtap",
         description="Capture every AI call on this laptop and report what it cost.",
     )
-    parser.add_argument("--version", action="version", version=f"spendtap {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"spendtap {__version__}"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("collect", help="run the collector (proxy, spool, shipper)")
-    p.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PROXY_PORT}", metavar="HOST:PORT")
+    p.add_argument(
+        "--listen", default=f"127.0.0.1:{DEFAULT_PROXY_PORT}", metavar="HOST:PORT"
+    )
     p.add_argument("--engine", metavar="URL", help="engine to ship usage events to")
     p.add_argument("--token", help="bearer token for the engine")
     _add_data_dir(p)
@@ -60,37 +76,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=commands.collect)
 
     p = sub.add_parser("serve", help="run the engine (ingest, rollups, API)")
-    p.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="HOST:PORT")
-    p.add_argument("--db", metavar="URL", help="sqlite:///PATH (default: in the data dir)")
+    p.add_argument(
+        "--listen", default=f"127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="HOST:PORT"
+    )
+    p.add_argument(
+        "--db", metavar="URL", help="sqlite:///PATH (default: in the data dir)"
+    )
     p.add_argument("--token", help="require this bearer token on ingest")
     _add_data_dir(p)
     p.set_defaults(run=commands.serve)
 
-    p = sub.add_parser("up", help="collector and embedded engine together, for one laptop")
-    p.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PROXY_PORT}", metavar="HOST:PORT")
+    p = sub.add_parser(
+        "up", help="collector and embedded engine together, for one laptop"
+    )
     p.add_argument(
-        "--engine-listen", default=f"127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="HOST:PORT"
+        "--listen", default=f"127.0.0.1:{DEFAULT_PROXY_PORT}", metavar="HOST:PORT"
+    )
+    p.add_argument(
+        "--engine-listen",
+        default=f"127.0.0.1:{DEFAULT_ENGINE_PORT}",
+        metavar="HOST:PORT",
     )
     _add_data_dir(p)
     _add_collector_options(p)
     p.set_defaults(run=commands.up)
 
-    p = sub.add_parser("demo", help="the whole product end to end on loopback, then a report")
+    p = sub.add_parser(
+        "demo", help="the whole product end to end on loopback, then a report"
+    )
     _add_data_dir(p)
     p.add_argument("--no-claude", action="store_true", help="skip the Claude Code CLI")
     p.set_defaults(run=commands.demo)
 
     p = sub.add_parser("replay", help="usage events from a HAR 1.2 file")
     p.add_argument("har", type=Path, metavar="FILE.har")
-    p.add_argument("--json", action="store_true", help="JSON Lines (the default output)")
+    p.add_argument(
+        "--json", action="store_true", help="JSON Lines (the default output)"
+    )
     p.set_defaults(run=commands.replay)
 
     p = sub.add_parser("report", help="spend and tokens from the engine's rollups")
-    p.add_argument("--engine", default=f"http://127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="URL")
+    p.add_argument(
+        "--engine", default=f"http://127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="URL"
+    )
     p.add_argument("--by", default="model,provider", help="comma-separated dimensions")
     p.add_argument("--since", default="7d", help="7d, 24h, 30m or an RFC 3339 time")
     p.add_argument("--token", help="bearer token for the engine")
-    p.add_argument("--json", action="store_true", help='print {"rows": [...], "totals": {...}}')
+    p.add_argument(
+        "--json", action="store_true", help='print {"rows": [...], "totals": {...}}'
+    )
     p.set_defaults(run=commands.report)
     return parser
 

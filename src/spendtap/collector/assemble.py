@@ -9,7 +9,13 @@ from decimal import Decimal
 
 from spendtap.collector.timefmt import millis_between, rfc3339
 from spendtap.context.resolver import CallContext
-from spendtap.event import CallStatus, CaptureSource, CostStatus, UsageEvent, UsageSource
+from spendtap.event import (
+    CallStatus,
+    CaptureSource,
+    CostStatus,
+    UsageEvent,
+    UsageSource,
+)
 from spendtap.pricing import Pricer
 from spendtap.providers.base import ParsedCall
 

@@ -67,7 +67,9 @@ class Pipeline:
         self.counters.faults += 1
         log.error(
             "collector.call.unparsed host=%s path=%s reason=%s",
-            fault.host, fault.path, fault.reason,
+            fault.host,
+            fault.path,
+            fault.reason,
         )
 
     def _run(self) -> None:
@@ -79,13 +81,16 @@ class Pipeline:
                 log.error("collector.call.dropped reason=spool_error error=%s", exc)
             except Exception:  # boundary: one bad call must not stop the worker
                 self.counters.dropped += 1
-                log.exception("collector.call.dropped reason=internal host=%s", call.host)
+                log.exception(
+                    "collector.call.dropped reason=internal host=%s", call.host
+                )
 
     def _process(self, call: CapturedCall) -> None:
         context = self.resolver.resolve(
             process=self._process_info(call),
             user_agent=call.headers.get("user-agent"),
             headers=call.headers,
+            query=call.query,
         )
         started = utc(call.started_at)
         event = build_event(
@@ -101,7 +106,10 @@ class Pipeline:
         self.counters.spooled += 1
         log.info(
             "collector.call.spooled provider=%s model=%s status=%s agent=%s",
-            event.provider, event.model, event.status.value, event.agent,
+            event.provider,
+            event.model,
+            event.status.value,
+            event.agent,
         )
 
     @staticmethod

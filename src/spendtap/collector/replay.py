@@ -35,12 +35,17 @@ def replay_har(path: Path, registry: Registry | None = None) -> Iterator[UsageEv
         if call is None:
             continue
         started = exchange.started_at.timestamp()
-        ended = started + exchange.time_ms / 1000 if exchange.time_ms is not None else None
+        ended = (
+            started + exchange.time_ms / 1000 if exchange.time_ms is not None else None
+        )
         request_id = _request_id(exchange)
         yield build_event(
             event_id=event_id(
-                CaptureSource.HAR, exchange.started_at.isoformat(), str(index),
-                request_id, call.response_id,
+                CaptureSource.HAR,
+                exchange.started_at.isoformat(),
+                str(index),
+                request_id,
+                call.response_id,
             ),
             source=CaptureSource.HAR,
             call=call,

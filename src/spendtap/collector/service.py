@@ -90,7 +90,9 @@ class Collector:
             self.shipper.start()
         log.info(
             "collector.started proxy=%s engine=%s data_dir=%s",
-            self.proxy_url, self.config.engine_url, self.config.data_dir,
+            self.proxy_url,
+            self.config.engine_url,
+            self.config.data_dir,
         )
 
     def stop(self) -> None:

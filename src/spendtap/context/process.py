@@ -119,7 +119,7 @@ def describe_process(pid: int) -> ProcessInfo | None:
                 codex_home=environment.get(CODEX_HOME_VARIABLE),
                 claude_config_dir=environment.get(CLAUDE_CONFIG_VARIABLE),
             )
-    except (psutil.NoSuchProcess, psutil.AccessDenied) as exc:
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError) as exc:
         log.debug("context.process.unreadable pid=%d error=%s", pid, type(exc).__name__)
         return None
 

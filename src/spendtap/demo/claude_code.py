@@ -56,5 +56,9 @@ def run_claude(
     }
     return subprocess.run(
         [str(binary), "-p", prompt],
-        cwd=workspace, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

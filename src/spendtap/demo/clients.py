@@ -37,41 +37,58 @@ def run_anthropic() -> None:
 
     client = anthropic.Anthropic(api_key="sk-ant-demo-key", max_retries=0)
     plain = client.messages.create(
-        model=CLAUDE_MODEL, max_tokens=200,
+        model=CLAUDE_MODEL,
+        max_tokens=200,
         messages=[{"role": "user", "content": "Say hello to the finance team."}],
     )
     emit("anthropic", "create", plain.usage)
 
     with client.messages.stream(
-        model=CLAUDE_MODEL, max_tokens=200,
+        model=CLAUDE_MODEL,
+        max_tokens=200,
         messages=[{"role": "user", "content": "Stream a short haiku about invoices."}],
     ) as stream:
         final = stream.get_final_message()
     emit("anthropic", "stream", final.usage)
 
-    system = [{"type": "text", "text": LONG_CONTEXT, "cache_control": {"type": "ephemeral"}}]
+    system = [
+        {"type": "text", "text": LONG_CONTEXT, "cache_control": {"type": "ephemeral"}}
+    ]
     for turn in ("first", "second"):
         cached = client.messages.create(
-            model=CLAUDE_MODEL, max_tokens=100, system=system,  # type: ignore[arg-type]
+            model=CLAUDE_MODEL,
+            max_tokens=100,
+            system=system,  # type: ignore[arg-type]
             messages=[{"role": "user", "content": f"Summarise the manual ({turn})."}],
         )
         emit("anthropic", f"cache-{turn}", cached.usage)
 
     question = {"role": "user", "content": "What is the weather in Lisbon?"}
     asked = client.messages.create(
-        model=CLAUDE_MODEL, max_tokens=200, tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model=CLAUDE_MODEL,
+        max_tokens=200,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
         messages=[question],  # type: ignore[list-item]
     )
     emit("anthropic", "tool-call", asked.usage)
     tool_use = next(b for b in asked.content if b.type == "tool_use")
     answered = client.messages.create(
-        model=CLAUDE_MODEL, max_tokens=200, tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model=CLAUDE_MODEL,
+        max_tokens=200,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
         messages=[
             question,  # type: ignore[list-item]
             {"role": "assistant", "content": asked.content},  # type: ignore[dict-item]
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "21 C"}
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": tool_use.id,
+                        "content": "21 C",
+                    }
+                ],
+            },
         ],
     )
     emit("anthropic", "tool-result", answered.usage)
@@ -89,7 +106,9 @@ def run_openai() -> None:
 
     usage = None
     for chunk in client.chat.completions.create(
-        model=OPENAI_MODEL, stream=True, stream_options={"include_usage": True},
+        model=OPENAI_MODEL,
+        stream=True,
+        stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "Stream a line about budgets."}],
     ):
         usage = chunk.usage or usage
@@ -98,7 +117,9 @@ def run_openai() -> None:
     response = client.responses.create(model=OPENAI_MODEL, input="One word for thrift?")
     emit("openai", "responses", response.usage)
 
-    with client.responses.stream(model=OPENAI_MODEL, input="Stream one word.") as stream:
+    with client.responses.stream(
+        model=OPENAI_MODEL, input="Stream one word."
+    ) as stream:
         final = stream.get_final_response()
     emit("openai", "responses-stream", final.usage)
 

@@ -74,22 +74,37 @@ def _run_clients(root: Path, proxy_env: dict[str, str], with_claude: bool) -> No
         print(f"running the official {sdk} SDK through the collector...", flush=True)
         done = subprocess.run(
             [sys.executable, "-m", "spendtap.demo.clients", sdk],
-            cwd=workspace, env=env, capture_output=True, text=True, timeout=120,
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             raise SystemExit(f"the {sdk} client failed (exit {done.returncode})")
     binary = find_claude() if with_claude else None
     if binary is None:
-        print("Claude Code CLI not installed: skipped (the README's set-up installs it)")
+        print(
+            "Claude Code CLI not installed: skipped (the README's set-up installs it)"
+        )
         return
-    print(f"running the Claude Code CLI ({binary.name}) through the collector...", flush=True)
+    print(
+        f"running the Claude Code CLI ({binary.name}) through the collector...",
+        flush=True,
+    )
     done = run_claude(
-        binary, "Say hello in five words.", workspace=workspace,
-        home=root / "claude-home", proxy_env=proxy_env,
+        binary,
+        "Say hello in five words.",
+        workspace=workspace,
+        home=root / "claude-home",
+        proxy_env=proxy_env,
     )
     if done.returncode != 0:
-        print(f"Claude Code exited {done.returncode}: {done.stderr[-500:]}", file=sys.stderr)
+        print(
+            f"Claude Code exited {done.returncode}: {done.stderr[-500:]}",
+            file=sys.stderr,
+        )
 
 
 def _ledger_calls(ledger: Path) -> int:

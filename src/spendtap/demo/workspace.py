@@ -19,8 +19,13 @@ def make_workspace(path: Path) -> Path:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(path), *args], check=True, env=env,
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["git", "-C", str(path), *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
 
     git("init", "-q", "-b", "main")
     git("config", "user.email", DEMO_EMAIL)

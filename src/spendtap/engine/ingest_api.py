@@ -55,9 +55,18 @@ async def ingest_events(
 ) -> IngestResult:
     """Store each new event once; a batch with any bad event is rejected whole."""
     limit = state.limits.max_body_bytes
-    raw = await read_body(request, limit)
-    body = decode_body(raw, request.headers.get("content-encoding"), limit)
-    events = await run_in_threadpool(parse_batch, body, state.limits.max_events)
+    try:
+        raw = await read_body(request, limit)
+        body = decode_body(raw, request.headers.get("content-encoding"), limit)
+        events = await run_in_threadpool(parse_batch, body, state.limits.max_events)
+    except ApiError as exc:
+        log.warning(
+            "engine.ingest.rejected status=%d code=%s problems=%d",
+            exc.status,
+            exc.code,
+            len(exc.details),
+        )
+        raise
     received_at = datetime.now(UTC)
     try:
         result: StoreResult = await run_in_threadpool(

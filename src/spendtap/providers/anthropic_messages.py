@@ -25,14 +25,15 @@ from spendtap.providers.base import (
     Route,
 )
 from spendtap.providers.framing import (
-    NoStream,
     as_object,
     as_text,
     call_template,
     error_type_of,
     load_json_object,
     open_reader,
+    open_token_count_reader,
     path_is,
+    read_error,
     usage_source,
 )
 from spendtap.providers.sse import ServerSentEvent
@@ -49,9 +50,7 @@ def read_messages(request: RequestInfo, head: ResponseHead) -> ResponseReader:
 
 
 def read_count_tokens(request: RequestInfo, head: ResponseHead) -> ResponseReader:
-    body = request.json_body()
-    template = call_template(PROVIDER, Api.COUNT_TOKENS, body, head, billable=False)
-    return open_reader(head, template, _read_count_json, lambda: NoStream(template))
+    return open_token_count_reader(PROVIDER, request, head)
 
 
 def read_complete(request: RequestInfo, head: ResponseHead) -> ResponseReader:
@@ -64,9 +63,7 @@ def read_complete(request: RequestInfo, head: ResponseHead) -> ResponseReader:
 def read_message_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
     """A whole Messages API response body."""
     if body.get("type") == "error":
-        return dataclasses.replace(
-            template, status=CallStatus.ERROR, error_type=error_type_of(body)
-        )
+        return read_error(template, body)
     raw_usage = as_object(body.get("usage"))
     usage = anthropic_usage(raw_usage)
     return dataclasses.replace(
@@ -156,17 +153,10 @@ class MessageStream:
         return UsageSource.ESTIMATED  # message_start only: output is a placeholder
 
 
-def _read_count_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
-    """Token counting is free: the count is the request's, not a call's usage."""
-    return template
-
-
 def _read_completion_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
     """A legacy Complete body carries no usage at all (case S05)."""
     if body.get("type") == "error":
-        return dataclasses.replace(
-            template, status=CallStatus.ERROR, error_type=error_type_of(body)
-        )
+        return read_error(template, body)
     return dataclasses.replace(
         template,
         model=as_text(body.get("model")),

@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from spendtap.event import Api, CallStatus, Usage, UsageSource
-from spendtap.providers.base import ParsedCall, ResponseHead, ResponseReader
+from spendtap.providers.base import (
+    ParsedCall,
+    RequestInfo,
+    ResponseHead,
+    ResponseReader,
+)
 from spendtap.providers.sse import ServerSentEvent, SSEDecoder
 
 #: The most JSON response body a reader buffers; past it the call keeps no usage.
@@ -81,6 +86,19 @@ def open_reader(
     return JsonBodyReader(template, read_json)
 
 
+def open_token_count_reader(
+    provider: str, request: RequestInfo, head: ResponseHead
+) -> ResponseReader:
+    """A token-counting endpoint: free, so recorded without usage and not billable."""
+    body = request.json_body()
+    template = call_template(provider, Api.COUNT_TOKENS, body, head, billable=False)
+    return open_reader(head, template, _keep_template, lambda: NoStream(template))
+
+
+def _keep_template(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
+    return template  # the count is the request's size, not a call's usage
+
+
 def path_is(expected: str) -> Callable[[str], bool]:
     """A route's path test: exactly ``expected``, a trailing slash allowed."""
     return lambda path: path.rstrip("/") == expected
@@ -91,7 +109,7 @@ def is_success(status: int) -> bool:
 
 
 def read_error(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
-    """A non-2xx response: status error, the error type from the body, no usage."""
+    """An error body (a non-2xx one, or an error at 200): no usage, its error type."""
     return dataclasses.replace(
         template, status=CallStatus.ERROR, error_type=error_type_of(body)
     )

@@ -28,6 +28,7 @@ from spendtap.providers.framing import (
     load_json_object,
     open_reader,
     path_is,
+    read_error,
     usage_source,
 )
 from spendtap.providers.openai_usage import chat_usage
@@ -61,9 +62,7 @@ def read_chat(request: RequestInfo, head: ResponseHead) -> ResponseReader:
 def read_chat_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
     """A whole chat completion body."""
     if isinstance(body.get("error"), dict):
-        return dataclasses.replace(
-            template, status=CallStatus.ERROR, error_type=error_type_of(body)
-        )
+        return read_error(template, body)
     usage = chat_usage(as_object(body.get("usage")))
     return dataclasses.replace(
         template,

@@ -24,14 +24,15 @@ from spendtap.providers.base import (
     Route,
 )
 from spendtap.providers.framing import (
-    NoStream,
     as_object,
     as_text,
     call_template,
     error_type_of,
     load_json_object,
     open_reader,
+    open_token_count_reader,
     path_is,
+    read_error,
     usage_source,
 )
 from spendtap.providers.openai_usage import responses_usage
@@ -60,17 +61,13 @@ def read_responses(request: RequestInfo, head: ResponseHead) -> ResponseReader:
 
 
 def read_input_tokens(request: RequestInfo, head: ResponseHead) -> ResponseReader:
-    body = request.json_body()
-    template = call_template(PROVIDER, Api.COUNT_TOKENS, body, head, billable=False)
-    return open_reader(head, template, _read_count_json, lambda: NoStream(template))
+    return open_token_count_reader(PROVIDER, request, head)
 
 
 def read_response_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
     """A whole response object (a background response may still be queued)."""
     if isinstance(body.get("error"), dict) and body.get("object") != "response":
-        return dataclasses.replace(
-            template, status=CallStatus.ERROR, error_type=error_type_of(body)
-        )
+        return read_error(template, body)
     return _with_response(template, body)
 
 
@@ -167,11 +164,6 @@ class ResponseStream:
 def _stream_error_type(data: Mapping[str, Any]) -> str | None:
     """An ``error`` event names its kind in ``code`` (or in a nested error object)."""
     return error_type_of(data) or as_text(data.get("code"))
-
-
-def _read_count_json(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
-    """Token counting is free: the count is the request's, not a call's usage."""
-    return template
 
 
 ROUTES: list[Route] = [

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 #: The longest line kept while waiting for its end; longer lines are discarded.
 MAX_LINE_BYTES = 8 * 1024 * 1024
 
+#: What one kept ``data:`` line costs beyond its characters (a str object, a slot).
+_DATA_LINE_COST = 64
+
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _BOM = b"\xef\xbb\xbf"
 
@@ -28,8 +31,8 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed bytes with ``feed``; each call returns the events it completed.
 
-    ``max_line`` caps one line and also the data of one event; an event whose data
-    outgrows it is dropped whole.
+    ``max_line`` caps one line, and also the data of one event (each ``data:`` line
+    counted with a small overhead); an event whose data outgrows it is dropped whole.
     """
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
@@ -62,20 +65,27 @@ class SSEDecoder:
         if not chunk:  # an empty read must not forget a CR that ended the last one
             return []
         start = 1 if self._after_cr and chunk.startswith(b"\n") else 0
-        self._after_cr = False
         lines: list[bytes] = []
         for match in _LINE_END.finditer(chunk, start):
-            self._keep(chunk[start : match.start()])
-            line = bytes(self._pending)
-            self._pending.clear()
-            if self._overflow:  # the tail of an over-long line: drop it
-                self._overflow = False
-            else:
+            line = self._end_line(chunk[start : match.start()])
+            if line is not None:
                 lines.append(line)
             start = match.end()
         self._keep(chunk[start:])
         self._after_cr = chunk.endswith(b"\r")
         return lines
+
+    def _end_line(self, tail: bytes) -> bytes | None:
+        """The line that ``tail`` completes, or None when it was too long to keep."""
+        if not self._pending and not self._overflow:
+            return tail if len(tail) <= self._max_line else None
+        self._keep(tail)
+        if self._overflow:  # the tail of an over-long line: drop it
+            self._overflow = False
+            return None
+        line = bytes(self._pending)
+        self._pending.clear()
+        return line
 
     def _keep(self, piece: bytes) -> None:
         if self._overflow or not piece:
@@ -86,25 +96,22 @@ class SSEDecoder:
             return
         self._pending += piece
 
-    def _take_line(self, raw: bytes) -> ServerSentEvent | None:
+    def _take_line(self, line: bytes) -> ServerSentEvent | None:
         if self._first_line:  # one byte order mark may open the stream
             self._first_line = False
-            raw = raw.removeprefix(_BOM)
-        if not raw:
+            line = line.removeprefix(_BOM)
+        if not line:
             return self._dispatch()
-        line = raw.decode("utf-8", "replace")
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._add_data(value)
+        name, _, value = line.partition(b":")
+        value = value.removeprefix(b" ")
+        if name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"data":
+            self._add_data(value.decode("utf-8", "replace"))
         return None
 
     def _add_data(self, value: str) -> None:
-        self._data_size += len(value) + 1
+        self._data_size += len(value) + _DATA_LINE_COST
         if self._data_size > self._max_line:
             self._data, self._data_overflow = [], True
         if not self._data_overflow:

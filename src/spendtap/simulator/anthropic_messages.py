@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from spendtap.simulator.answer import (
@@ -38,6 +39,13 @@ BILLING_HEADER_PREFIX = "x-anthropic-billing-header:"
 SERVICE_TIER = "standard"
 #: Characters of tool arguments per input_json_delta event.
 JSON_DELTA_CHARS = 16
+#: The usage fields a message_delta repeats (running totals, not increments).
+DELTA_USAGE_KEYS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
 
 _ERROR_TYPES = {
     ErrorKind.INVALID_REQUEST: "invalid_request_error",
@@ -48,7 +56,11 @@ _ERROR_TYPES = {
 
 
 def prompt_pieces(body: Mapping[str, Any]) -> list[Piece]:
-    """Tools, system blocks, then every message's content blocks, in that order."""
+    """Tools, system blocks, then every message's content blocks, in that order.
+
+    A top-level ``cache_control`` (automatic caching) makes the last piece a
+    breakpoint with its TTL.
+    """
     values: list[object] = []
     tools = body.get("tools")
     if isinstance(tools, list):
@@ -61,7 +73,12 @@ def prompt_pieces(body: Mapping[str, Any]) -> list[Piece]:
     for message in _messages(body):
         content = message.get("content")
         values.extend(content if isinstance(content, list) else [content])
-    return [make_piece(value, neutral=_is_billing_header(value)) for value in values]
+    pieces = [make_piece(v, neutral=_is_billing_header(v)) for v in values]
+    automatic = body.get("cache_control")
+    if isinstance(automatic, dict) and pieces and pieces[-1].ttl is None:
+        ttl = make_piece({"cache_control": automatic}).ttl
+        pieces[-1] = replace(pieces[-1], ttl=ttl)
+    return pieces
 
 
 def _is_billing_header(value: object) -> bool:
@@ -198,72 +215,41 @@ class MessagesWire:
         return _ERROR_TYPES[kind]
 
 
+def _event(kind: str, holds: Mapping[str, Any] | None = None, **fields: Any) -> Frame:
+    """One stream event; ``holds`` is the usage a client has once it is read."""
+    return Frame(sse(kind, {"type": kind, **fields}), holds)
+
+
 def _frames(
     message: Mapping[str, Any], answer: Answer, cache: CacheOutcome
 ) -> list[Frame]:
     start_usage = _usage(cache, START_OUTPUT_PLACEHOLDER)
     start = dict(message, content=[], stop_reason=None, usage=start_usage)
-    frames = [
-        Frame(
-            sse("message_start", {"type": "message_start", "message": start}),
-            start_usage,
-        )
+    block, deltas = _opening(message["content"][0], answer)
+    final = message["usage"]
+    delta_usage = {key: final[key] for key in DELTA_USAGE_KEYS}
+    stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    return [
+        _event("message_start", start_usage, message=start),
+        _event("content_block_start", index=0, content_block=block),
+        _event("ping"),
+        *(_event("content_block_delta", index=0, delta=d) for d in deltas),
+        _event("content_block_stop", index=0),
+        _event("message_delta", final, delta=stop, usage=delta_usage),
+        _event("message_stop"),
     ]
 
-    block = dict(message["content"][0])
-    if block["type"] == "text":
-        block["text"] = ""
-        deltas = [{"type": "text_delta", "text": t} for t in answer.text_deltas()]
-    else:
-        block["input"] = {}
-        args = answer.tool_call.arguments if answer.tool_call else ""
-        deltas = [
-            {"type": "input_json_delta", "partial_json": p} for p in _chunks(args)
-        ]
-    frames.append(
-        Frame(
-            sse(
-                "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": block},
-            )
-        )
-    )
-    frames.append(Frame(sse("ping", {"type": "ping"})))
-    frames.extend(
-        Frame(
-            sse(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": d},
-            )
-        )
-        for d in deltas
-    )
-    frames.append(
-        Frame(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    )
 
-    final = message["usage"]
-    delta_usage = {
-        key: final[key]
-        for key in (
-            "input_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-            "output_tokens",
-        )
-    }
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    frames.append(
-        Frame(
-            sse(
-                "message_delta",
-                {"type": "message_delta", "delta": delta, "usage": delta_usage},
-            ),
-            final,
-        )
-    )
-    frames.append(Frame(sse("message_stop", {"type": "message_stop"})))
-    return frames
+def _opening(
+    block: Mapping[str, Any], answer: Answer
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The content block as content_block_start shows it, and its deltas."""
+    if block["type"] == "text":
+        deltas = [{"type": "text_delta", "text": t} for t in answer.text_deltas()]
+        return {**block, "text": ""}, deltas
+    args = answer.tool_call.arguments if answer.tool_call else ""
+    deltas = [{"type": "input_json_delta", "partial_json": p} for p in _chunks(args)]
+    return {**block, "input": {}}, deltas
 
 
 def _chunks(text: str) -> list[str]:

@@ -128,9 +128,7 @@ def _usage(prompt: int, cached: int, answer: Answer, reasoning: int) -> dict[str
     }
 
 
-def _response(
-    body: Mapping[str, Any], call: CallContext, model: str, answer: Answer
-) -> dict[str, Any]:
+def _response(body: Mapping[str, Any], call: CallContext, model: str) -> dict[str, Any]:
     """The response object without output and usage, status in progress."""
     return {
         "id": f"resp_sim_{call.number}",
@@ -174,7 +172,7 @@ class ResponsesWire:
         reasoning = openai_family.reasoning_tokens(model, prompt)
 
         usage = _usage(prompt, cached, answer, reasoning)
-        started = _response(body, call, model, answer)
+        started = _response(body, call, model)
         final = {
             **started,
             "status": "incomplete" if answer.hit_max_tokens else "completed",
