@@ -50,7 +50,7 @@ def test_claude_code_calls_carry_agent_session_repo_and_branch(
     assert events, engine.rows()
     for event in events:
         assert event["session_id"] == session_id
-        assert event["repo"] == "github.com/acme/infra"
+        assert event["repo"] == "github.com/Acme/infra"
         assert event["branch"] == BRANCH
         assert event["ticket"] == "OPS-77"
         assert event["agent_version"] and event["agent_version"][0].isdigit()

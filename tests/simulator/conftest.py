@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def sim(pki: TestPKI, ledger_path: Path) -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 def claude(sim: RunningSimulator, pki: TestPKI) -> Iterator[anthropic.Anthropic]:
-    http = anthropic.DefaultHttpxClient(verify=str(pki.ca_cert))
+    http = anthropic.DefaultHttpxClient(verify=trusting(pki.ca_cert))
     with anthropic.Anthropic(
         base_url=sim.url, api_key="sk-ant-test", http_client=http, max_retries=0
     ) as client:
@@ -46,11 +47,16 @@ def claude(sim: RunningSimulator, pki: TestPKI) -> Iterator[anthropic.Anthropic]
 
 @pytest.fixture
 def gpt(sim: RunningSimulator, pki: TestPKI) -> Iterator[openai.OpenAI]:
-    http = openai.DefaultHttpxClient(verify=str(pki.ca_cert))
+    http = openai.DefaultHttpxClient(verify=trusting(pki.ca_cert))
     with openai.OpenAI(
         base_url=f"{sim.url}/v1", api_key="sk-test", http_client=http, max_retries=0
     ) as client:
         yield client
+
+
+def trusting(ca_cert: Path | str) -> ssl.SSLContext:
+    """A client TLS context that trusts the simulator's CA (and nothing else)."""
+    return ssl.create_default_context(cafile=str(ca_cert))
 
 
 def ledger_entry(path: Path, response_id: str) -> LedgerEntry:

@@ -12,10 +12,11 @@ import pytest
 
 from spendtap.errors import ConfigError
 from spendtap.simulator import RunningSimulator, TestPKI, read_ledger, start_simulator
+from tests.simulator.conftest import trusting
 
 
 def test_head_and_get_root_answer_200(sim: RunningSimulator, pki: TestPKI) -> None:
-    with httpx.Client(base_url=sim.url, verify=str(pki.ca_cert)) as client:
+    with httpx.Client(base_url=sim.url, verify=trusting(pki.ca_cert)) as client:
         assert client.head("/").status_code == 200
         assert client.get("/").status_code == 200
 
@@ -29,7 +30,7 @@ def test_provider_host_header_is_recorded_without_port(
     sim: RunningSimulator, pki: TestPKI, ledger_path: Path
 ) -> None:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-    with httpx.Client(verify=str(pki.ca_cert)) as client:
+    with httpx.Client(verify=trusting(pki.ca_cert)) as client:
         response = client.post(
             f"{sim.url}/v1/chat/completions",
             json=body,
@@ -85,7 +86,7 @@ def test_module_entry_point_prints_port_and_ca_then_serves(tmp_path: Path) -> No
             assert process.stdout is not None
             ready = json.loads(process.stdout.readline())
             body = {"model": "gpt-4.1", "input": "hi"}
-            with httpx.Client(verify=ready["ca_cert"]) as client:
+            with httpx.Client(verify=trusting(ready["ca_cert"])) as client:
                 url = f"https://127.0.0.1:{ready['port']}/v1/responses"
                 answer = client.post(url, json=body).json()
         finally:
@@ -96,3 +97,20 @@ def test_module_entry_point_prints_port_and_ca_then_serves(tmp_path: Path) -> No
     assert code == 0
     assert [e.response_id for e in read_ledger(ledger)] == [answer["id"]]
     assert answer["usage"]["input_tokens"] == 1
+
+
+def test_ledger_path_keeps_beta_but_drops_other_query_values(
+    sim: RunningSimulator, pki: TestPKI, ledger_path: Path
+) -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with httpx.Client(verify=trusting(pki.ca_cert)) as client:
+        answer = client.post(
+            f"{sim.url}/v1/messages?beta=true&key=sk-secret-value", json=body
+        ).json()
+
+    entry = [e for e in read_ledger(ledger_path) if e.response_id == answer["id"]]
+    assert [e.path for e in entry] == ["/v1/messages?beta=true"]

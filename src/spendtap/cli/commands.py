@@ -8,12 +8,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spendtap.capture.routing import UpstreamMap
 from spendtap.cli.paths import default_data_dir, default_db_url
-from spendtap.collector.service import Collector, CollectorConfig
 from spendtap.collector.trust import write_ca_bundle
 from spendtap.errors import ConfigError
+
+# The collector pulls in mitmproxy (~0.6 s to import): only commands that run it pay.
+if TYPE_CHECKING:
+    from spendtap.collector.service import Collector, CollectorConfig
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -34,6 +37,9 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def _collector_config(
     args: argparse.Namespace, listen: str, engine_url: str | None, token: str | None
 ) -> CollectorConfig:
+    from spendtap.capture.routing import UpstreamMap
+    from spendtap.collector.service import CollectorConfig
+
     host, port = parse_listen(listen)
     if args.upstream_ca is not None and not args.upstream_ca.is_file():
         raise ConfigError(
@@ -72,6 +78,8 @@ def client_environment(collector: Collector) -> dict[str, str]:
 
 
 def collect(args: argparse.Namespace) -> int:
+    from spendtap.collector.service import Collector
+
     collector = Collector(_collector_config(args, args.listen, args.engine, args.token))
     collector.start()
     try:
@@ -94,6 +102,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def up(args: argparse.Namespace) -> int:
+    from spendtap.collector.service import Collector
     from spendtap.engine.server import EngineServer
 
     data_dir = _data_dir(args)

@@ -9,13 +9,13 @@ import sys
 QUIET_LOGGERS = ("mitmproxy", "uvicorn.access", "httpx", "httpcore", "hpack", "passlib")
 
 
-def configure_logging(verbose: bool = False) -> None:
+def configure_logging(verbose: bool = False, level: int | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(level or (logging.DEBUG if verbose else logging.INFO))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +17,14 @@ from spendtap.cli.paths import DEFAULT_ENGINE_PORT, DEFAULT_PROXY_PORT
 from spendtap.errors import SpendtapError
 
 log = logging.getLogger(__name__)
+
+#: Modules that add their own sub-commands through ``register(subparsers)``.
+COMMAND_MODULES = (
+    "spendtap.cli.prices",
+    "spendtap.cli.imports",
+    "spendtap.cli.devices",
+    "spendtap.cli.status",
+)
 
 
 def _add_collector_options(p: argparse.ArgumentParser) -> None:
@@ -126,12 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help='print {"rows": [...], "totals": {...}}'
     )
     p.set_defaults(run=commands.report)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    # The demo narrates on stdout; its parts' INFO lines would drown that out.
+    quiet = args.command == "demo" and not args.verbose
+    configure_logging(args.verbose, level=logging.WARNING if quiet else None)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
@@ -140,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `spendtap replay x.har | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ def run_demo(data_dir: Path | None, *, with_claude: bool = True) -> int:
     engine = EngineServer(f"sqlite:///{root / 'engine.sqlite3'}", "127.0.0.1", 0)
     with start_simulator(pki, ledger=ledger) as simulator:
         engine.start_in_thread()
+        engine_url = engine.url
         routes = {host: ("127.0.0.1", simulator.port) for host in PROVIDER_HOSTS}
         collector = Collector(
             CollectorConfig(
@@ -62,8 +63,10 @@ def run_demo(data_dir: Path | None, *, with_claude: bool = True) -> int:
     print(render_table(report, REPORT_DIMENSIONS))
     print()
     print(f"{report['totals']['calls']} calls captured of {expected} made.")
-    print(f"Engine API and its docs were at {engine.url}/docs (stopped with the demo);")
-    print(f"run `spendtap up` to keep one running. Database: {root / 'engine.sqlite3'}")
+    db_url = f"sqlite:///{root / 'engine.sqlite3'}"
+    print(f"The engine ran at {engine_url} (API docs at /docs) and stopped with the demo.")
+    print(f"Browse these numbers again: spendtap serve --db {db_url}")
+    print("then open http://127.0.0.1:8878/docs, or run `spendtap report --by agent,user`.")
     return 0 if report["totals"]["calls"] == expected else 1
 
 

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
 NO_PLAN = Plan(frozenset(), 0.0)
+#: Query parameters the ledger keeps; any other (an API key, say) is left out.
+SAFE_QUERY: frozenset[str] = frozenset({"beta", "api-version"})
 
 
 class SimulatorState:
@@ -93,8 +96,7 @@ class CallRecorder:
         usage: Mapping[str, Any] | None,
         http_status: int = 200,
     ) -> None:
-        url = self.request.url
-        path = url.path + (f"?{url.query}" if url.query else "")
+        path = _recorded_path(self.request)
         host = self.request.headers.get("host", "").rsplit(":", 1)[0]
         entry = LedgerEntry(
             ts=utc_timestamp(),
@@ -216,6 +218,13 @@ def _error(
     record(Outcome.ERROR, wire.error_type(kind), None, http_status=kind.value)
     body = wire.error_body(kind, message, record.call)
     return JSONResponse(body, status_code=kind.value, headers=headers)
+
+
+def _recorded_path(request: Request) -> str:
+    """The path, with only query parameters known to hold no secret (not ``key=``)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in SAFE_QUERY]
+    query = urlencode(kept)
+    return request.url.path + (f"?{query}" if query else "")
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

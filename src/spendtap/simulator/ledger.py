@@ -2,7 +2,8 @@
 
 Each line holds the usage exactly as the simulator put it on the wire (provider
 shape; for a stream, the usage a client holds after the last event it was sent),
-plus where, when and which ids. Prompt and answer text are never written.
+plus where, when and which ids. Prompt and answer text are never written, nor
+headers, nor query parameters other than ``beta`` and ``api-version``.
 
     {"ts": "2025-01-01T12:00:00.123Z", "provider": "anthropic", "api": "messages",
      "host": "api.anthropic.com", "method": "POST", "path": "/v1/messages?beta=true",
