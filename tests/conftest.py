@@ -9,7 +9,7 @@ import pytest
 
 from spendtap.capture.routing import UpstreamMap
 from spendtap.collector.service import Collector, CollectorConfig
-from spendtap.simulator.certs import make_test_pki, TestPKI
+from spendtap.simulator.certs import TestPKI, make_test_pki
 
 PROVIDER_HOSTS = ["api.anthropic.com", "api.openai.com", "localhost", "127.0.0.1"]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -28,7 +28,9 @@ def make_collector(tmp_path: Path, pki: TestPKI) -> Iterator[CollectorFactory]:
     """Start collectors on free ports; each is stopped at the end of the test."""
     started: list[Collector] = []
 
-    def factory(routes: dict[str, int], engine_url: str | None = None, **kw: object) -> Collector:
+    def factory(
+        routes: dict[str, int], engine_url: str | None = None, **kw: object
+    ) -> Collector:
         collector = Collector(
             CollectorConfig(
                 data_dir=tmp_path / f"collector{len(started)}",

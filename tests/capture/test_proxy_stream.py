@@ -20,20 +20,58 @@ from tests.support.tls import trusting
 PIECE_DELAY_S = 0.3
 
 SSE_EVENTS = [
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_tee_1", "type": "message", "role": "assistant",
-        "model": "claude-haiku-4-5-20251001", "content": [],
-        "usage": {"input_tokens": 12, "cache_read_input_tokens": 300,
-                  "cache_creation_input_tokens": 0, "output_tokens": 1}}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "text", "text": ""}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "Hello"}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": " there"}}),
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_tee_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-haiku-4-5-20251001",
+                "content": [],
+                "usage": {
+                    "input_tokens": 12,
+                    "cache_read_input_tokens": 300,
+                    "cache_creation_input_tokens": 0,
+                    "output_tokens": 1,
+                },
+            },
+        },
+    ),
+    (
+        "content_block_start",
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        },
+    ),
+    (
+        "content_block_delta",
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "Hello"},
+        },
+    ),
+    (
+        "content_block_delta",
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": " there"},
+        },
+    ),
     ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                       "usage": {"output_tokens": 7}}),
+    (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 7},
+        },
+    ),
     ("message_stop", {"type": "message_stop"}),
 ]
 
@@ -59,14 +97,22 @@ def script_for(pieces: list[bytes], encoding: str | None) -> Script:
     return Script(headers=headers, pieces=[(PIECE_DELAY_S, p) for p in pieces])
 
 
-REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 50, "stream": True,
-           "messages": [{"role": "user", "content": "hi"}]}
+REQUEST = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 50,
+    "stream": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 def fetch(client: httpx.Client, url: str, **kw: Any) -> tuple[bytes, list[float]]:
     arrivals: list[float] = []
     body = b""
-    headers = {"x-api-key": "sk-ant-test", "accept-encoding": "gzip", **kw.pop("headers", {})}
+    headers = {
+        "x-api-key": "sk-ant-test",
+        "accept-encoding": "gzip",
+        **kw.pop("headers", {}),
+    }
     with client.stream("POST", url, json=REQUEST, headers=headers, **kw) as response:
         assert response.status_code == 200
         for chunk in response.iter_raw():
@@ -75,7 +121,9 @@ def fetch(client: httpx.Client, url: str, **kw: Any) -> tuple[bytes, list[float]
     return body, arrivals
 
 
-def spooled(collector: Collector, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+def spooled(
+    collector: Collector, count: int, timeout: float = 5.0
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         events = [item.event for item in collector.spool.take(100)]
@@ -91,15 +139,20 @@ def test_stream_bytes_identical_and_first_event_early(
 ) -> None:
     pieces = sse_pieces()
     wire = gzip_pieces(pieces) if encoding else pieces
-    with ScriptedUpstream(pki.leaf_cert, pki.leaf_key, script_for(wire, encoding)) as up:
+    with ScriptedUpstream(
+        pki.leaf_cert, pki.leaf_key, script_for(wire, encoding)
+    ) as up:
         with httpx.Client(verify=trusting(pki.ca_cert), timeout=10) as direct:
             direct_body, _ = fetch(
-                direct, f"https://127.0.0.1:{up.port}/v1/messages",
+                direct,
+                f"https://127.0.0.1:{up.port}/v1/messages",
                 headers={"host": "api.anthropic.com"},
             )
         collector = make_collector({"api.anthropic.com": up.port})
         bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
-        with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=10) as c:
+        with httpx.Client(
+            proxy=collector.proxy_url, verify=trusting(bundle), timeout=10
+        ) as c:
             proxied_body, arrivals = fetch(c, "https://api.anthropic.com/v1/messages")
         finished = up.finished_at
 
@@ -109,8 +162,11 @@ def test_stream_bytes_identical_and_first_event_early(
     assert finished - arrivals[0] > PIECE_DELAY_S * 4
 
     [event] = spooled(collector, 1)
-    assert (event["input_tokens"], event["cache_read_tokens"], event["output_tokens"]) == (
-        12, 300, 7)
+    assert (
+        event["input_tokens"],
+        event["cache_read_tokens"],
+        event["output_tokens"],
+    ) == (12, 300, 7)
     assert event["status"] == "ok" and event["streaming"] is True
     assert event["request_id"] == "req_tee_1"
     assert event["ttft_ms"] is not None and event["ttft_ms"] < event["duration_ms"]
@@ -120,12 +176,18 @@ def test_non_ai_tls_host_presents_its_own_certificate(
     tmp_path: Path, pki: TestPKI, make_collector: Any
 ) -> None:
     origin_pki = make_test_pki(tmp_path / "origin", ["localhost", "127.0.0.1"])
-    script = Script(headers=[("content-type", "text/plain")], pieces=[(0, b"origin says hi")])
+    script = Script(
+        headers=[("content-type", "text/plain")], pieces=[(0, b"origin says hi")]
+    )
     with ScriptedUpstream(origin_pki.leaf_cert, origin_pki.leaf_key, script) as origin:
         collector = make_collector({"api.anthropic.com": 9})
         # Trust ONLY the origin's CA: an intercepted connection would fail verification.
-        with httpx.Client(proxy=collector.proxy_url, verify=trusting(origin_pki.ca_cert)) as c:
-            response = c.post(f"https://localhost:{origin.port}/v1/messages", content=b"{}")
+        with httpx.Client(
+            proxy=collector.proxy_url, verify=trusting(origin_pki.ca_cert)
+        ) as c:
+            response = c.post(
+                f"https://localhost:{origin.port}/v1/messages", content=b"{}"
+            )
     assert response.text == "origin says hi"
     time.sleep(0.2)
     assert collector.spool.take(10) == []
@@ -134,7 +196,29 @@ def test_non_ai_tls_host_presents_its_own_certificate(
 def test_egress_to_unmapped_host_is_refused(pki: TestPKI, make_collector: Any) -> None:
     collector = make_collector({"api.anthropic.com": 9})
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
-    with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=5) as c:
-        with pytest.raises(httpx.HTTPError):
-            c.get("https://unmapped.example.invalid/").raise_for_status()
+    with httpx.Client(
+        proxy=collector.proxy_url, verify=trusting(bundle), timeout=5
+    ) as c, pytest.raises(httpx.HTTPError):
+        c.get("https://unmapped.example.invalid/").raise_for_status()
     assert collector.router.refused >= 1
+
+
+def test_silent_stream_is_not_reset_after_two_minutes(
+    pki: TestPKI, make_collector: Any
+) -> None:
+    """Case T05: an intermediary's idle timeout once cut streams silent for >120 s."""
+    pieces = sse_pieces()
+    script = Script(
+        headers=[("content-type", "text/event-stream")],
+        pieces=[(0, pieces[0]), (125.0, b"".join(pieces[1:]))],
+    )
+    with ScriptedUpstream(pki.leaf_cert, pki.leaf_key, script) as up:
+        collector = make_collector({"api.anthropic.com": up.port})
+        bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
+        with httpx.Client(
+            proxy=collector.proxy_url, verify=trusting(bundle), timeout=200
+        ) as c:
+            body, _ = fetch(c, "https://api.anthropic.com/v1/messages")
+    assert body == b"".join(pieces)
+    [event] = spooled(collector, 1)
+    assert event["status"] == "ok" and event["output_tokens"] == 7

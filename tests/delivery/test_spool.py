@@ -105,7 +105,7 @@ def test_count_bound_drops_the_oldest_and_counts_them(
     assert spool.depth() == 3
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2 and "spool.dropped" in errors[0].getMessage()
-    assert "bound=max_events" in errors[0].getMessage()
+    assert "reason=spool_max_events" in errors[0].getMessage()
     spool.close()
 
 

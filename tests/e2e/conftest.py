@@ -54,7 +54,9 @@ class Engine:
         start = time.monotonic()
         while (calls := self.report("provider")["totals"]["calls"]) < count:
             if time.monotonic() - start > timeout:
-                raise AssertionError(f"{calls} of {count} calls visible after {timeout}s")
+                raise AssertionError(
+                    f"{calls} of {count} calls visible after {timeout}s"
+                )
             time.sleep(0.05)
         return time.monotonic() - start
 
@@ -77,5 +79,10 @@ def wired(
         {"api.anthropic.com": simulator.port, "api.openai.com": simulator.port},
         engine_url=engine.url,
     )
-    env = {**os.environ, **client_environment(collector), "NO_PROXY": "", "no_proxy": ""}
+    env = {
+        **os.environ,
+        **client_environment(collector),
+        "NO_PROXY": "",
+        "no_proxy": "",
+    }
     return collector, engine, env

@@ -33,7 +33,7 @@ def test_claude_code_calls_carry_agent_session_repo_and_branch(
     binary = find_claude()
     if binary is None:
         pytest.skip("the Claude Code CLI is not installed (scripts/setup installs it)")
-    collector, engine, env = wired
+    _collector, engine, env = wired
     repo = make_repo(tmp_path / "infra")
     home = tmp_path / "home"
 

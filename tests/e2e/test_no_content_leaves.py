@@ -28,18 +28,27 @@ def test_prompt_and_key_appear_nowhere(
     openai_key = f"sk-proj-canary{uuid.uuid4().hex}"
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
 
-    with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle), timeout=30) as c:
+    with httpx.Client(
+        proxy=collector.proxy_url, verify=trusting(bundle), timeout=30
+    ) as c:
         for stream in (False, True):
             c.post(
                 f"https://api.anthropic.com/v1/messages?key={api_key}",
                 headers={"x-api-key": api_key, "anthropic-version": "2023-06-01"},
-                json={"model": "claude-haiku-4-5", "max_tokens": 20, "stream": stream,
-                      "messages": [{"role": "user", "content": prompt}]},
+                json={
+                    "model": "claude-haiku-4-5",
+                    "max_tokens": 20,
+                    "stream": stream,
+                    "messages": [{"role": "user", "content": prompt}],
+                },
             ).raise_for_status()
         c.post(
             "https://api.openai.com/v1/chat/completions",
             headers={"authorization": f"Bearer {openai_key}"},
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]},
+            json={
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": prompt}],
+            },
         ).raise_for_status()
     engine.wait_for_calls(3, timeout=5.0)
     collector.stop()  # flush and close the spool before reading files
@@ -62,4 +71,6 @@ def test_prompt_and_key_appear_nowhere(
             assert needle.decode() not in text
     events = engine.rows()
     assert len(events) == 3
-    assert all(e["credential_hint"] and "canary" not in e["credential_hint"] for e in events)
+    assert all(
+        e["credential_hint"] and "canary" not in e["credential_hint"] for e in events
+    )

@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from spendtap.demo.workspace import make_workspace
-from tests.e2e.conftest import Engine
 
 # Published list prices, USD per million tokens (not read from our price data).
-HAIKU_4_5 = {"input": "1", "output": "5", "cache_read": "0.10", "cache_5m": "1.25",
-             "cache_1h": "2"}
+HAIKU_4_5 = {
+    "input": "1",
+    "output": "5",
+    "cache_read": "0.10",
+    "cache_5m": "1.25",
+    "cache_1h": "2",
+}
 GPT_4O_MINI = {"input": "0.15", "output": "0.60", "cache_read": "0.075"}
 
 TOKEN_KEYS = ("input", "cache_read", "cache_5m", "cache_1h", "output", "reasoning")
@@ -25,19 +29,32 @@ def anthropic_tokens(u: dict[str, Any]) -> dict[str, int]:
     creation = u.get("cache_creation") or {}
     written = u.get("cache_creation_input_tokens") or 0
     one_hour = creation.get("ephemeral_1h_input_tokens") or 0
-    return {"input": u["input_tokens"], "cache_read": u.get("cache_read_input_tokens") or 0,
-            "cache_5m": written - one_hour, "cache_1h": one_hour,
-            "output": u["output_tokens"], "reasoning": 0}
+    return {
+        "input": u["input_tokens"],
+        "cache_read": u.get("cache_read_input_tokens") or 0,
+        "cache_5m": written - one_hour,
+        "cache_1h": one_hour,
+        "output": u["output_tokens"],
+        "reasoning": 0,
+    }
 
 
 def openai_tokens(u: dict[str, Any]) -> dict[str, int]:
     prompt = u.get("prompt_tokens", u.get("input_tokens"))
     completion = u.get("completion_tokens", u.get("output_tokens"))
     p_details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
-    c_details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+    c_details = (
+        u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+    )
     cached = p_details.get("cached_tokens") or 0
-    return {"input": prompt - cached, "cache_read": cached, "cache_5m": 0, "cache_1h": 0,
-            "output": completion, "reasoning": c_details.get("reasoning_tokens") or 0}
+    return {
+        "input": prompt - cached,
+        "cache_read": cached,
+        "cache_5m": 0,
+        "cache_1h": 0,
+        "output": completion,
+        "reasoning": c_details.get("reasoning_tokens") or 0,
+    }
 
 
 def cost(tokens: dict[str, int], rates: dict[str, str]) -> Decimal:
@@ -49,10 +66,16 @@ def cost(tokens: dict[str, int], rates: dict[str, str]) -> Decimal:
 def run_clients(env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "spendtap.demo.clients", "anthropic", "openai"],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [
+        json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")
+    ]
 
 
 def test_sdk_calls_reach_engine_with_exact_tokens_and_cost(
@@ -68,8 +91,9 @@ def test_sdk_calls_reach_engine_with_exact_tokens_and_cost(
     for call in calls:
         is_anthropic = call["sdk"] == "anthropic"
         tokens = (anthropic_tokens if is_anthropic else openai_tokens)(call["usage"])
-        row = expected.setdefault(call["sdk"], {k: 0 for k in TOKEN_KEYS} | {
-            "calls": 0, "cost": Decimal(0)})
+        row = expected.setdefault(
+            call["sdk"], {k: 0 for k in TOKEN_KEYS} | {"calls": 0, "cost": Decimal(0)}
+        )
         row["calls"] += 1
         row["cost"] += cost(tokens, HAIKU_4_5 if is_anthropic else GPT_4O_MINI)
         for key in TOKEN_KEYS:
@@ -89,7 +113,10 @@ def test_sdk_calls_reach_engine_with_exact_tokens_and_cost(
         assert (row["reasoning_tokens"] or 0) == want["reasoning"]
         assert abs(Decimal(str(row["cost_usd"])) - want["cost"]) < Decimal("1e-9")
     # The cache turn really exercised both cache paths.
-    assert expected["anthropic"]["cache_read"] > 0 and expected["anthropic"]["cache_5m"] > 0
+    assert (
+        expected["anthropic"]["cache_read"] > 0
+        and expected["anthropic"]["cache_5m"] > 0
+    )
 
     events = engine.rows()
     assert {e["agent"] for e in events} == {"sdk-python"}

@@ -7,6 +7,7 @@ sent and when: each piece is written as its own chunk after its delay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
 import time
@@ -61,7 +62,9 @@ class ScriptedUpstream:
         self._loop.run_until_complete(server.wait_closed())
         self._loop.close()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
@@ -76,10 +79,8 @@ class ScriptedUpstream:
             pass
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
-            except (ConnectionError, ssl.SSLError):
-                pass
 
     async def _respond(self, writer: asyncio.StreamWriter) -> None:
         s = self.script

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 CA_FILE_NAME = "ca-cert.pem"
 MITMPROXY_CA_FILE = "mitmproxy-ca-cert.pem"
 START_TIMEOUT_S = 15.0
+#: Idle time after which mitmproxy closes a connection (its default is 600 s). Long
+#: thinking turns can leave a stream silent for minutes; the upstream decides when a
+#: stream is dead, not us (case T05).
+IDLE_TIMEOUT_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,10 @@ class ProxyThread:
         master = Master(opts)
         master.addons.add(*addons.default_addons())
         master.addons.add(*self.extra_addons)
-        update: dict[str, Any] = {"allow_hosts": list(self.settings.allow_hosts)}
+        update: dict[str, Any] = {
+            "allow_hosts": list(self.settings.allow_hosts),
+            "tcp_timeout": IDLE_TIMEOUT_S,
+        }
         if self.settings.upstream_ca is not None:
             update["ssl_verify_upstream_trusted_ca"] = str(self.settings.upstream_ca)
         opts.update(**update)

@@ -3,12 +3,15 @@
 One SQLite file, ``<data_dir>/spool.sqlite3``, in WAL mode. ``put`` commits with
 ``synchronous=FULL`` before it returns, so an event the collector has handed over
 survives ``kill -9`` and power loss. Events leave the queue only when the shipper
-acknowledges them (the engine stored them), or when a bound forces a drop, which is
-counted and logged at ERROR, or into the ``dead`` table when the engine rejects them.
+acknowledges them (the engine stored them), or when a bound forces a drop, or into
+the ``dead`` table when the engine rejects them. A bound drops the oldest events first,
+logs it at ERROR and writes a drop record in the same transaction, so a drop is never
+lost even if the process dies right after.
 
 Tables: ``events`` (the queue, ``seq`` ascending is oldest first), ``dead`` (events
-the engine refused, kept with the reason), ``totals`` (row and byte counts kept by
-triggers, and the drop counter; they survive restarts).
+the engine refused, kept with the reason), ``drop_records`` (every drop, kept after it
+was shipped so ``spendtap status`` can total them), ``totals`` (row and byte counts
+kept by triggers, and the bound-drop counter; they survive restarts).
 
 One ``Spool`` object may be shared by threads. One collector process per data
 directory owns the file.
@@ -30,12 +33,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from spendtap.delivery.drops import DropReason, DropRecord, new_drop_id
 from spendtap.errors import InputError, SpoolError
 
 log = logging.getLogger(__name__)
 
 SPOOL_FILENAME = "spool.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: drop_records
 _CHUNK = 500  # rows per statement when deleting by seq
 
 _SCHEMA = """
@@ -54,6 +58,15 @@ CREATE TABLE IF NOT EXISTS dead (
     reason TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS drop_records (
+    drop_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_at REAL NOT NULL,
+    last_at REAL NOT NULL,
+    shipped_at REAL
+);
+CREATE INDEX IF NOT EXISTS drop_records_unshipped ON drop_records (shipped_at);
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO totals (name, value)
     VALUES ('events', 0), ('bytes', 0), ('drops', 0);
@@ -97,8 +110,10 @@ class SpoolStats:
     depth: int
     bytes: int
     oldest_created_at: datetime | None
-    drops: int
+    drops: int  # events dropped by a bound, ever
     dead: int
+    dropped_by_reason: Mapping[str, int]  # every drop record, by reason
+    unshipped_drop_records: int
 
 
 class Spool:
@@ -170,7 +185,54 @@ class Spool:
         with self._transaction("apply the spool limits") as db:
             drops = self._enforce_limits(db)
         self._log_drops(drops)
-        return sum(drops.values())
+        return sum(span.count for span in drops.values())
+
+    def record_drops(self, records: Sequence[DropRecord]) -> None:
+        """Keep drop records (from the collector's pipeline) until they are shipped."""
+        if not records:
+            return
+        with self._transaction("record dropped calls") as db:
+            _insert_drop_records(db, records)
+
+    def unshipped_drops(self, limit: int) -> list[DropRecord]:
+        """The oldest drop records the engine has not acknowledged yet."""
+        rows = self._read(
+            "read drop records",
+            "SELECT drop_id, reason, count, first_at, last_at FROM drop_records"
+            " WHERE shipped_at IS NULL ORDER BY first_at, drop_id LIMIT ?",
+            (limit,),
+        )
+        return [DropRecord(d, DropReason(r), c, f, la) for d, r, c, f, la in rows]
+
+    def mark_drops_shipped(self, drop_ids: Iterable[str]) -> None:
+        """Note that the engine stored these drop records."""
+        now = self._clock()
+        with self._transaction("mark drop records shipped") as db:
+            for chunk in _chunks(list(drop_ids)):
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    "UPDATE drop_records SET shipped_at = ?"
+                    f" WHERE drop_id IN ({marks})",
+                    (now, *chunk),
+                )
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """Every dropped call on record (shipped or not), by reason."""
+        rows = self._read(
+            "total drop records",
+            "SELECT reason, sum(count) FROM drop_records GROUP BY reason",
+            (),
+        )
+        return {reason: int(total) for reason, total in rows}
+
+    def unshipped_drop_count(self) -> int:
+        """How many drop records wait to be shipped."""
+        rows = self._read(
+            "count drop records",
+            "SELECT count(*) FROM drop_records WHERE shipped_at IS NULL",
+            (),
+        )
+        return int(rows[0][0])
 
     def take(self, limit: int) -> list[SpooledEvent]:
         """The oldest ``limit`` events, oldest first. They stay queued until acked."""
@@ -226,6 +288,8 @@ class Spool:
             oldest_created_at=self.oldest_created_at(),
             drops=self.drops(),
             dead=self.dead_count(),
+            dropped_by_reason=self.dropped_by_reason(),
+            unshipped_drop_records=self.unshipped_drop_count(),
         )
 
     def close(self) -> None:
@@ -288,37 +352,48 @@ class Spool:
         )
         return int(rows[0][0])
 
-    def _enforce_limits(self, db: sqlite3.Connection) -> dict[str, int]:
+    def _enforce_limits(self, db: sqlite3.Connection) -> dict[DropReason, _Span]:
         """Drop the oldest events past any bound, inside the caller's transaction.
 
-        Returns how many each bound dropped.
+        Each bound that dropped events gets a drop record in the same transaction.
+        Returns what each bound dropped.
         """
-        drops = {
-            "max_age": self._drop_expired(db),
-            "max_events": self._drop_over_count(db),
-            "max_bytes": self._drop_over_bytes(db),
+        spans = {
+            DropReason.SPOOL_MAX_AGE: self._drop_expired(db),
+            DropReason.SPOOL_MAX_EVENTS: self._drop_over_count(db),
+            DropReason.SPOOL_MAX_BYTES: self._drop_over_bytes(db),
         }
-        total = sum(drops.values())
+        dropped = {reason: span for reason, span in spans.items() if span.count}
+        total = sum(span.count for span in dropped.values())
         if total:
             db.execute(
                 "UPDATE totals SET value = value + ? WHERE name = 'drops'", (total,)
             )
-        return drops
+            _insert_drop_records(
+                db,
+                [
+                    DropRecord(new_drop_id(), reason, s.count, s.first_at, s.last_at)
+                    for reason, s in dropped.items()
+                ],
+            )
+        return dropped
 
-    def _log_drops(self, drops: dict[str, int]) -> None:
-        for bound, count in drops.items():
-            if count:
-                log.error(
-                    "spool.dropped events=%d bound=%s path=%s", count, bound, self.path
-                )
+    def _log_drops(self, drops: Mapping[DropReason, _Span]) -> None:
+        for reason, span in drops.items():
+            log.error(
+                "spool.dropped events=%d reason=%s oldest_first=true path=%s",
+                span.count,
+                reason.value,
+                self.path,
+            )
 
-    def _drop_expired(self, db: sqlite3.Connection) -> int:
+    def _drop_expired(self, db: sqlite3.Connection) -> _Span:
         cutoff = self._clock() - self.limits.max_age.total_seconds()
         oldest = db.execute("SELECT created_at FROM events ORDER BY seq LIMIT 1")
         row = oldest.fetchone()
+        dropped = _Span()
         if row is None or row[0] >= cutoff:
-            return 0
-        dropped = 0
+            return dropped
         while True:  # oldest first, up to the first event still young enough
             rows = db.execute(
                 "SELECT seq, created_at FROM events ORDER BY seq LIMIT ?", (_CHUNK,)
@@ -329,22 +404,22 @@ class Spool:
             )
             if young == 0:
                 return dropped
-            dropped += _delete_through(db, rows[young - 1][0])
+            dropped = dropped.merge(_delete_through(db, rows[young - 1][0]))
             if young < len(rows):
                 return dropped
 
-    def _drop_over_count(self, db: sqlite3.Connection) -> int:
+    def _drop_over_count(self, db: sqlite3.Connection) -> _Span:
         over = _total_in(db, "events") - self.limits.max_events
         if over <= 0:
-            return 0
+            return _Span()
         last = db.execute(
             "SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET ?", (over - 1,)
         ).fetchone()[0]
         return _delete_through(db, last)
 
-    def _drop_over_bytes(self, db: sqlite3.Connection) -> int:
+    def _drop_over_bytes(self, db: sqlite3.Connection) -> _Span:
         over = _total_in(db, "bytes") - self.limits.max_bytes
-        dropped = 0
+        dropped = _Span()
         while over > 0:
             rows = db.execute(
                 "SELECT seq, size FROM events ORDER BY seq LIMIT ?", (_CHUNK,)
@@ -357,8 +432,36 @@ class Spool:
                 if over <= 0:
                     last = seq
                     break
-            dropped += _delete_through(db, last)
+            dropped = dropped.merge(_delete_through(db, last))
         return dropped
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """How many events one step dropped, and the spool times of the first and last."""
+
+    count: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+
+    def merge(self, other: _Span) -> _Span:
+        if not self.count:
+            return other
+        if not other.count:
+            return self
+        return _Span(
+            self.count + other.count,
+            min(self.first_at, other.first_at),
+            max(self.last_at, other.last_at),
+        )
+
+
+def _insert_drop_records(db: sqlite3.Connection, records: Sequence[DropRecord]) -> None:
+    db.executemany(
+        "INSERT OR IGNORE INTO drop_records"
+        " (drop_id, reason, count, first_at, last_at) VALUES (?, ?, ?, ?, ?)",
+        [(r.drop_id, r.reason.value, r.count, r.first_at, r.last_at) for r in records],
+    )
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
@@ -409,8 +512,15 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _delete_through(db: sqlite3.Connection, last_seq: int) -> int:
-    return db.execute("DELETE FROM events WHERE seq <= ?", (last_seq,)).rowcount
+def _delete_through(db: sqlite3.Connection, last_seq: int) -> _Span:
+    count, first, last = db.execute(
+        "SELECT count(*), min(created_at), max(created_at) FROM events WHERE seq <= ?",
+        (last_seq,),
+    ).fetchone()
+    if not count:
+        return _Span()
+    db.execute("DELETE FROM events WHERE seq <= ?", (last_seq,))
+    return _Span(int(count), float(first), float(last))
 
 
 def _total_in(db: sqlite3.Connection, name: str) -> int:
@@ -419,9 +529,9 @@ def _total_in(db: sqlite3.Connection, name: str) -> int:
     )
 
 
-def _chunks(seqs: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(seqs), _CHUNK):
-        yield seqs[start : start + _CHUNK]
+def _chunks[T](items: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 def _utc(timestamp: float) -> datetime:

@@ -78,7 +78,7 @@ def run_anthropic() -> None:
         tools=[WEATHER_TOOL],  # type: ignore[list-item]
         messages=[
             question,  # type: ignore[list-item]
-            {"role": "assistant", "content": asked.content},  # type: ignore[dict-item]
+            {"role": "assistant", "content": asked.content},
             {
                 "role": "user",
                 "content": [

@@ -107,6 +107,22 @@ class Rates:
                 total += rate * amount
         return total
 
+    def rate(self, field: str) -> Decimal:
+        """USD for one unit (token, or search) of ``field``."""
+        return self.per_unit[COUNT_FIELDS.index(field)]
+
+    def with_rate(self, field: str, value: Decimal) -> Rates:
+        index = COUNT_FIELDS.index(field)
+        per_unit = (*self.per_unit[:index], value, *self.per_unit[index + 1 :])
+        return Rates(per_call=self.per_call, per_unit=per_unit)
+
+    def scaled(self, factor: Decimal) -> Rates:
+        """Every rate and the per-call amount times ``factor`` (a discount)."""
+        return Rates(
+            per_call=self.per_call * factor,
+            per_unit=tuple(rate * factor for rate in self.per_unit),
+        )
+
 
 CostFunction = Callable[[Counts], Decimal]
 
