@@ -12,18 +12,31 @@ What each answer does:
     429, 5xx     retry after ``Retry-After``, or after exponential backoff with full
                  jitter, capped; network errors the same
     other 4xx    (401, 403, 404, ...) a configuration problem: logged at ERROR, the
-                 events stay queued, retried at the backoff cap
+                 events stay queued, retried at the backoff cap (a revoked or unknown
+                 device says so, with the command that enrolls it again)
 
-Plain ``http://`` is refused except to a loopback address.
+An acknowledged batch is never sent again: its events leave the spool in the same
+step that reads the 200. A batch whose answer was lost (timeout, cut connection) is
+sent again, and the engine counts those events as duplicates.
+
+Every post carries ``X-Spendtap-Sent-At`` (RFC 3339, this laptop's clock), so the
+engine can compare it with its own receive time and flag a clock far off.
+
+Drop records (:mod:`spendtap.delivery.drops`) go to ``POST /v1/drops`` between
+batches, plain JSON, idempotent by ``drop_id``; an engine without that route (404,
+405) is asked again every few minutes, and the records wait in the spool.
+
+The running shipper writes its state file (:mod:`spendtap.delivery.state`) for
+``spendtap status``. Plain ``http://`` is refused except to a loopback address.
 """
 
 from __future__ import annotations
 
 import enum
 import gzip
-import ipaddress
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -31,19 +44,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
 
 import httpx
 
-from spendtap import __version__
+from spendtap.collector.timefmt import rfc3339
+from spendtap.delivery.drops import DropRecord
+from spendtap.delivery.endpoint import EngineEndpoint
 from spendtap.delivery.spool import Spool, SpooledEvent
+from spendtap.delivery.state import ShipperState, write_state
 from spendtap.errors import ConfigError, SpoolError
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/v1/events"
+DROPS_PATH = "/v1/drops"
+SENT_AT_HEADER = "X-Spendtap-Sent-At"
 REJECTED_STATUSES = frozenset({400, 422})
+#: Error codes of a 401 that mean this device must enroll again.
+DEVICE_CODES = frozenset({"device_unknown", "device_revoked"})
+DROPS_UNSUPPORTED_RETRY_S = 300.0
+STATE_INTERVAL_S = 1.0
 _MAX_ERROR_TEXT = 2000
+_EVENT_HEADERS = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 
 class ShipOutcome(enum.StrEnum):
@@ -70,6 +93,10 @@ class ShipperStats:
     dead: int
     last_success_at: datetime | None
     last_error: str | None
+    last_attempt_at: datetime | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    drop_records_shipped: int = 0
 
 
 class _Retry(Exception):
@@ -107,22 +134,27 @@ class Shipper:
         max_retry_after: float = 300.0,
         timeout: float = 10.0,
         rng: random.Random | None = None,
+        ca_bundle: Path | None = None,
+        device_id: str | None = None,
+        state_path: Path | None = None,
+        drop_batch_size: int = 100,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
         self._spool = spool
-        self._url = events_url(engine_url)
+        self._endpoint = EngineEndpoint.parse(engine_url, ca_bundle)
+        self._url = self._endpoint.url(EVENTS_PATH)
+        self._drops_url = self._endpoint.url(DROPS_PATH)
         self._interval = interval
         self._batch_size = batch_size
+        self._drop_batch_size = drop_batch_size
         self._max_backoff = max_backoff
         self._max_retry_after = max_retry_after
         self._timeout = timeout
         self._rng = rng or random.Random()
-        self._client = httpx.Client(
-            headers=_headers(token),
-            timeout=timeout,
-            trust_env=not _is_loopback(urlsplit(self._url).hostname or ""),
-        )
+        self._device_id = device_id
+        self._state_path = state_path
+        self._client = self._endpoint.client(token, timeout=timeout, extra_headers={})
 
         self._ship_lock = threading.Lock()
         self._stats_lock = threading.Lock()
@@ -134,8 +166,18 @@ class Shipper:
         self._batches = 0
         self._failures = 0
         self._dead = 0
+        self._drops_shipped = 0
         self._last_success_at: datetime | None = None
+        self._last_attempt_at: datetime | None = None
         self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        self._drops_due = 0.0  # monotonic time of the next drop-record post
+        self._state_written = 0.0
+        self._state_dirty = True
+
+    @property
+    def engine_url(self) -> str:
+        return self._endpoint.base_url
 
     def start(self) -> None:
         """Ship in a daemon thread until ``stop``."""
@@ -144,6 +186,7 @@ class Shipper:
         self._thread = threading.Thread(
             target=self._run, name="spendtap-shipper", daemon=True
         )
+        self._write_state(force=True)
         self._thread.start()
         log.info("shipper.started url=%s", self._url)
 
@@ -161,6 +204,7 @@ class Shipper:
                 log.warning("shipper.stop_timed_out left_running=true")
                 return
             self._thread = None
+            self._write_state(force=True, running=False)
         self._client.close()
         log.info("shipper.stopped queued=%d", self._spool.depth())
 
@@ -173,7 +217,32 @@ class Shipper:
                 dead=self._dead,
                 last_success_at=self._last_success_at,
                 last_error=self._last_error,
+                last_attempt_at=self._last_attempt_at,
+                last_error_at=self._last_error_at,
+                consecutive_failures=self._streak,
+                drop_records_shipped=self._drops_shipped,
             )
+
+    def ship_drops_once(self, timeout: float | None = None) -> ShipResult:
+        """Send the oldest unshipped drop records to ``POST /v1/drops``."""
+        with self._ship_lock:
+            records = self._spool.unshipped_drops(self._drop_batch_size)
+            if not records:
+                return ShipResult(ShipOutcome.IDLE)
+            try:
+                self._post_drops(records, timeout or self._timeout)
+            except _Retry as retry:
+                return self._drops_failed(retry)
+            self._spool.mark_drops_shipped(r.drop_id for r in records)
+            with self._stats_lock:
+                self._drops_shipped += len(records)
+                self._state_dirty = True
+            log.info(
+                "shipper.drops_shipped records=%d calls=%d",
+                len(records),
+                sum(r.count for r in records),
+            )
+            return ShipResult(ShipOutcome.SHIPPED, shipped=len(records))
 
     def ship_once(self, timeout: float | None = None) -> ShipResult:
         """Send the oldest batch; the result says when to try again if it failed."""
@@ -223,8 +292,14 @@ class Shipper:
     def _post(self, batch: Sequence[SpooledEvent], timeout: float) -> httpx.Response:
         body = gzip.compress(_payload(batch), compresslevel=6, mtime=0)
         started = time.monotonic()
+        self._note_attempt()
         try:
-            response = self._client.post(self._url, content=body, timeout=timeout)
+            response = self._client.post(
+                self._url,
+                content=body,
+                timeout=timeout,
+                headers={**_EVENT_HEADERS, SENT_AT_HEADER: rfc3339(time.time())},
+            )
         except httpx.HTTPError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}", None, config=False) from exc
 
@@ -241,7 +316,46 @@ class Shipper:
         reason = f"HTTP {status}: {_error_text(response)[:200]}"
         if status == 429 or status >= 500:
             raise _Retry(reason, _retry_after(response), config=False)
-        raise _Retry(reason, None, config=True)
+        raise _Retry(reason + _device_hint(response), None, config=True)
+
+    def _post_drops(self, records: Sequence[DropRecord], timeout: float) -> None:
+        body = {"drops": [r.to_json(self._device_id) for r in records]}
+        try:
+            response = self._client.post(
+                self._drops_url,
+                json=body,
+                timeout=timeout,
+                headers={SENT_AT_HEADER: rfc3339(time.time())},
+            )
+        except httpx.HTTPError as exc:
+            raise _Retry(f"{type(exc).__name__}: {exc}", None, config=False) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        reason = f"HTTP {status}: {_error_text(response)[:200]}"
+        if status in (404, 405):
+            raise _Retry(reason, DROPS_UNSUPPORTED_RETRY_S, config=True)
+        if status == 429 or status >= 500:
+            raise _Retry(reason, _retry_after(response), config=False)
+        raise _Retry(reason + _device_hint(response), None, config=True)
+
+    def _drops_failed(self, retry: _Retry) -> ShipResult:
+        wanted = self._max_backoff if retry.retry_after is None else retry.retry_after
+        delay = min(wanted, max(self._max_retry_after, DROPS_UNSUPPORTED_RETRY_S))
+        self._drops_due = time.monotonic() + delay
+        unsupported = retry.retry_after == DROPS_UNSUPPORTED_RETRY_S and retry.config
+        log.log(
+            logging.ERROR if retry.config and not unsupported else logging.WARNING,
+            "shipper.drops_post_failed url=%s retry_in=%.0f records_kept=true error=%s",
+            self._drops_url,
+            delay,
+            retry.reason,
+        )
+        return ShipResult(ShipOutcome.RETRY, retry_in=delay)
+
+    def _note_attempt(self) -> None:
+        with self._stats_lock:
+            self._last_attempt_at = datetime.now(UTC)
 
     def _bury(
         self, batch: Sequence[SpooledEvent], response: httpx.Response, tally: _Tally
@@ -260,6 +374,7 @@ class Shipper:
             self._dead += tally.dead
             if tally.batches:
                 self._last_success_at = datetime.now(UTC)
+            self._state_dirty = True
         if tally.dead:
             log.error(
                 "shipper.events_refused events=%d moved_to=dead error=%s",
@@ -271,8 +386,10 @@ class Shipper:
         with self._stats_lock:
             self._failures += 1
             self._last_error = retry.reason
-        self._streak += 1
+            self._last_error_at = datetime.now(UTC)
+            self._streak += 1
         delay = self._delay(retry)
+        self._write_state(force=True)
         if _worth_logging(self._streak):
             level = logging.ERROR if retry.config else logging.WARNING
             log.log(
@@ -295,7 +412,8 @@ class Shipper:
     def _succeeded(self) -> None:
         if self._streak:
             log.info("shipper.recovered after_failures=%d", self._streak)
-        self._streak = 0
+        with self._stats_lock:
+            self._streak = 0
 
     def _delay(self, retry: _Retry) -> float:
         if retry.config:
@@ -307,7 +425,11 @@ class Shipper:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            wait = self._wait_after(self._attempt(None))
+            result = self._attempt(None)
+            if result is not None and result.outcome is not ShipOutcome.RETRY:
+                self._attempt_drops(None)
+            self._write_state()
+            wait = self._wait_after(result)
             if wait:
                 self._stopping.wait(wait)
         self._flush()
@@ -321,6 +443,50 @@ class Shipper:
         except Exception:  # the loop boundary: the thread must not die
             log.exception("shipper.loop_failed")
         return None
+
+    def _attempt_drops(self, timeout: float | None) -> None:
+        if time.monotonic() < self._drops_due:
+            return
+        try:
+            self.ship_drops_once(timeout)
+        except SpoolError as exc:
+            log.error("shipper.spool_failed error=%s", exc)
+            self._drops_due = time.monotonic() + self._max_backoff
+        except Exception:  # the loop boundary: the thread must not die
+            log.exception("shipper.loop_failed")
+            self._drops_due = time.monotonic() + self._max_backoff
+
+    def _write_state(self, *, force: bool = False, running: bool = True) -> None:
+        """Write the state file when it changed (at most once a second unless forced)."""
+        if self._state_path is None:
+            return
+        now = time.monotonic()
+        with self._stats_lock:
+            due = self._state_dirty and now - self._state_written >= STATE_INTERVAL_S
+            if not (force or due):
+                return
+            self._state_dirty = False
+            self._state_written = now
+        write_state(self._state_path, self._state(running))
+
+    def _state(self, running: bool) -> ShipperState:
+        stats = self.stats()
+        return ShipperState(
+            pid=os.getpid(),
+            engine_url=self._endpoint.base_url,
+            updated_at=rfc3339(time.time()),
+            running=running,
+            last_attempt_at=_stamp(stats.last_attempt_at),
+            last_success_at=_stamp(stats.last_success_at),
+            last_error=stats.last_error,
+            last_error_at=_stamp(stats.last_error_at),
+            consecutive_failures=stats.consecutive_failures,
+            shipped_events=stats.shipped,
+            batches=stats.batches,
+            failures=stats.failures,
+            dead_events=stats.dead,
+            drop_records_shipped=stats.drop_records_shipped,
+        )
 
     def _wait_after(self, result: ShipResult | None) -> float:
         if result is None:
@@ -336,6 +502,7 @@ class Shipper:
         while (remaining := self._deadline - time.monotonic()) > 0:
             result = self._attempt(min(self._timeout, max(remaining, 0.1)))
             if result is not None and result.outcome is ShipOutcome.IDLE:
+                self._attempt_drops(min(self._timeout, max(remaining, 0.1)))
                 return
             wait = self._wait_after(result)
             if wait:
@@ -344,50 +511,31 @@ class Shipper:
 
 def events_url(engine_url: str) -> str:
     """The ingest URL of an engine; refuses plain HTTP except to loopback."""
-    parts = urlsplit(engine_url.strip())
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(
-            f"engine URL {engine_url!r} is not an http(s) URL; give one such as "
-            "https://spendtap.example.com"
-        )
-    if parts.username or parts.password:
-        raise ConfigError(
-            "engine URL must not carry credentials; give the device token separately"
-        )
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigError(
-            f"engine URL {engine_url!r} uses plain http to {host}, which would send "
-            "usage data and the device token unencrypted; use https:// (plain http "
-            "is only allowed to 127.0.0.1, ::1 or localhost)"
-        )
-    path = parts.path.rstrip("/") + EVENTS_PATH
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return EngineEndpoint.parse(engine_url).url(EVENTS_PATH)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
+def _stamp(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+def _device_hint(response: httpx.Response) -> str:
+    """What to do when the engine no longer knows this device's token."""
+    if response.status_code != 401 or _error_code(response) not in DEVICE_CODES:
+        return ""
+    return (
+        "; the engine no longer accepts this device's token: events stay queued; "
+        "enroll again with `spendtap enroll --engine URL --code CODE`"
+    )
+
+
+def _error_code(response: httpx.Response) -> str | None:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        body = response.json()
     except ValueError:
-        return False
-
-
-def _headers(token: str | None) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-        "User-Agent": f"spendtap/{__version__}",
-    }
-    if token is not None:
-        if not token or any(c.isspace() for c in token):
-            raise ConfigError(
-                "the device token is empty or contains whitespace; give the token "
-                "exactly as the engine issued it"
-            )
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _payload(batch: Sequence[SpooledEvent]) -> bytes:

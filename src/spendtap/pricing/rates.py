@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import genai_prices
@@ -168,3 +169,19 @@ def depends_on_time_of_day(model: genai_prices.types.ModelInfo) -> bool:
     constraints = [c.constraint for c in conditional]
     constraints += [v.constraint for v in model.price_variants or ()]
     return any(isinstance(c, TimeOfDateConstraint) for c in constraints)
+
+
+def time_of_day_state(
+    model: genai_prices.types.ModelInfo, at: datetime
+) -> tuple[bool, ...]:
+    """Which of the model's time-of-day price windows are open at ``at``.
+
+    Two calls on the same day with the same state have the same rates, so the state
+    is part of the rate cache key for models whose price changes within a day.
+    """
+    conditional = [] if isinstance(model.prices, ModelPrice) else model.prices
+    constraints = [c.constraint for c in conditional]
+    constraints += [v.constraint for v in model.price_variants or ()]
+    return tuple(
+        c.active(at) for c in constraints if isinstance(c, TimeOfDateConstraint)
+    )

@@ -115,22 +115,27 @@ class EventStreamDecoder:
         total, headers_length = _PRELUDE.unpack_from(self._buffer)
         problem = self._prelude_problem(total, headers_length)
         if problem is not None:
-            return self._fail(problem)
+            self._fail(problem)
+            return None
         if len(self._buffer) < total:
             return None
 
         frame = bytes(self._buffer[:total])
         del self._buffer[:total]
         if zlib.crc32(frame[:-_CRC_BYTES]) != _crc_at(frame, total - _CRC_BYTES):
-            return self._fail(FramingFailure.MESSAGE_CRC)
+            self._fail(FramingFailure.MESSAGE_CRC)
+            return None
         headers_end = _PRELUDE_BYTES + headers_length
         try:
             headers = decode_headers(frame[_PRELUDE_BYTES:headers_end])
         except HeadersError:
-            return self._fail(FramingFailure.HEADERS)
+            self._fail(FramingFailure.HEADERS)
+            return None
         return EventStreamMessage(headers, frame[headers_end:-_CRC_BYTES])
 
-    def _prelude_problem(self, total: int, headers_length: int) -> FramingFailure | None:
+    def _prelude_problem(
+        self, total: int, headers_length: int
+    ) -> FramingFailure | None:
         if zlib.crc32(self._buffer[:8]) != _crc_at(self._buffer, 8):
             return FramingFailure.PRELUDE_CRC
         too_long = total > self._max_message or headers_length > MAX_HEADERS_BYTES
@@ -141,7 +146,6 @@ class EventStreamDecoder:
     def _fail(self, failure: FramingFailure) -> None:
         self._failure = failure
         self._buffer = bytearray()
-        return None
 
 
 def decode_headers(block: bytes) -> dict[str, HeaderValue]:
@@ -164,13 +168,13 @@ def _header_value(block: bytes, at: int) -> tuple[HeaderValue, int]:
         return kind == 0, at
     if kind in _INTEGERS:
         layout = _INTEGERS[kind]
-        value = int(layout.unpack(_slice(block, at, layout.size))[0])
-        return value, at + layout.size
+        number = int(layout.unpack(_slice(block, at, layout.size))[0])
+        return number, at + layout.size
     if kind in (6, 7):  # byte array, string: a uint16 length, then the bytes
         length = int.from_bytes(_slice(block, at, 2), "big")
         raw = _slice(block, at + 2, length)
-        value = raw.decode("utf-8", "replace") if kind == 7 else raw
-        return value, at + 2 + length
+        text_or_bytes = raw.decode("utf-8", "replace") if kind == 7 else raw
+        return text_or_bytes, at + 2 + length
     if kind == 9:  # uuid
         return _slice(block, at, 16), at + 16
     raise HeadersError(f"unknown header value type {kind}")
@@ -232,7 +236,9 @@ class EventStreamMessageReader:
         try:
             for message in self._decoder.feed(data):
                 self._parser.on_message(message)
-        except Exception as exc:  # boundary: a parser fault costs the usage, not the call
+        except (
+            Exception
+        ) as exc:  # boundary: a parser fault costs the usage, not the call
             self._fail(exc)
         self._log_framing_failure()
 
