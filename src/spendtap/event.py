@@ -128,6 +128,8 @@ class UsageEvent:
     session_id: str | None
     auth_kind: AuthKind | None
     credential_hint: str | None
+    agent_cost_usd: Decimal | None = None
+    """The cost the agent itself reported (Claude Code telemetry), beside ours."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the contract (cost as a number, enums as strings)."""

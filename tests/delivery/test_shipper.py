@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_engine import FakeEngine, Reply
+from tests.support.fake_engine import FakeEngine, Reply
 
 from spendtap.delivery.shipper import (
     ShipOutcome,

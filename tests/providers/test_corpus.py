@@ -9,19 +9,23 @@ parsers). Exchanges no route handles are counted by host.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import re
+import struct
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
-from spendtap.event import Usage
+from spendtap.event import Api, Usage
 from spendtap.providers.base import ParsedCall, RequestInfo, ResponseHead, Route
 from spendtap.providers.registry import default_registry
 
@@ -52,6 +56,8 @@ class Reported:
     tokens: Tokens
     model: str | None
     ok: bool
+    #: What the host said it charged (OpenRouter's ``usage.cost``), when it said so.
+    cost: Decimal | None = None
 
 
 def test_every_routed_exchange_parses_to_the_usage_the_provider_reported(
@@ -101,6 +107,8 @@ def _compare(route: Route, recorded: Recorded) -> str | None:
         return f"model {call.model!r} != reported {reported.model!r}"
     if (call.status.value == "ok") != reported.ok:
         return f"status {call.status.value} but the provider said ok={reported.ok}"
+    if reported.cost is not None and call.reported_cost_usd != reported.cost:
+        return f"reported cost {call.reported_cost_usd} != {reported.cost}"
     return _billable_problem(route, call)
 
 
@@ -113,11 +121,15 @@ def _reported(route: Route, recorded: Recorded) -> Reported:
     ok = 200 <= recorded.head.status < 300
     if not ok or route.name.endswith(("count_tokens", "input_tokens")):
         return Reported(tokens=_tokens(Usage()), model=None, ok=ok)
+    if route.provider == "aws.bedrock":
+        return _bedrock(recorded)
     text = recorded.body.decode("utf-8")
     streamed = recorded.head.content_type == "text/event-stream"
-    if route.provider == "anthropic":
+    if route.provider == "anthropic" or route.name.startswith("vertex.anthropic"):
         return _anthropic(text, streamed)
-    if route.name == "openai.chat_completions":
+    if route.provider in ("gcp.gemini", "gcp.vertex_ai"):
+        return _gemini(text, streamed)
+    if route.api is Api.CHAT_COMPLETIONS:
         return _openai_chat(text, streamed)
     return _openai_responses(text, streamed)
 
@@ -171,19 +183,39 @@ def _anthropic_tokens(usage: Mapping[str, Any]) -> Tokens:
 
 
 # OpenAI: prompt/input totals include cache reads and writes; completion/output totals
-# include reasoning.
+# include reasoning. Compatible hosts keep that, with these differences: Groq streams
+# put usage in x_groq.usage; DeepSeek names cache hits prompt_cache_hit_tokens;
+# OpenRouter reports its charge (cost) and web searches (server_tool_use_details),
+# and may send usage in the chunk that reports a failure. A stream with an error
+# payload in it did not succeed.
 
 
 def _openai_chat(text: str, streamed: bool) -> Reported:
-    if not streamed:
-        body = json.loads(text)
-        return Reported(_openai_tokens(body.get("usage"), "prompt", "completion"),
-                        body["model"], True)  # fmt: skip
+    payloads = _sse_payloads(text) if streamed else [json.loads(text)]
     usage, model = None, None
-    for payload in _sse_payloads(text):
+    for payload in payloads:
         model = payload.get("model") or model
-        usage = payload.get("usage") or usage
-    return Reported(_openai_tokens(usage, "prompt", "completion"), model, True)
+        usage = (
+            payload.get("usage") or (payload.get("x_groq") or {}).get("usage") or usage
+        )
+    failed = any(isinstance(p.get("error"), dict) for p in payloads)
+    tokens = _openai_tokens(_with_cache_hits(usage), "prompt", "completion")
+    tools = (usage or {}).get("server_tool_use_details") or {}
+    tokens["web_search_requests"] = tools.get("web_search_requests")
+    return Reported(tokens, model, not failed, _cost(usage))
+
+
+def _with_cache_hits(usage: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if not usage or "prompt_cache_hit_tokens" not in usage:
+        return usage
+    details = dict(usage.get("prompt_tokens_details") or {})
+    details.setdefault("cached_tokens", usage["prompt_cache_hit_tokens"])
+    return {**usage, "prompt_tokens_details": details}
+
+
+def _cost(usage: Mapping[str, Any] | None) -> Decimal | None:
+    cost = (usage or {}).get("cost")
+    return None if cost is None else Decimal(str(cost))
 
 
 def _openai_responses(text: str, streamed: bool) -> Reported:
@@ -198,7 +230,8 @@ def _openai_responses(text: str, streamed: bool) -> Reported:
         i for i in response.get("output") or [] if i["type"] == "web_search_call"
     ]
     tokens["web_search_requests"] = len(searches) or None
-    return Reported(tokens, response["model"], response.get("status") != "failed")
+    ok = response.get("status") != "failed"
+    return Reported(tokens, response["model"], ok, _cost(response.get("usage")))
 
 
 def _openai_tokens(usage: Mapping[str, Any] | None, inp: str, out: str) -> Tokens:
@@ -218,6 +251,147 @@ def _openai_tokens(usage: Mapping[str, Any] | None, inp: str, out: str) -> Token
         ),
     )
     return tokens
+
+
+# Gemini (API and Vertex): promptTokenCount includes cachedContentTokenCount; tool-use
+# prompt tokens and thoughts are counted apart and added to input and output; a stream
+# repeats cumulative usageMetadata, so the last snapshot is the call's.
+
+
+def _gemini(text: str, streamed: bool) -> Reported:
+    responses = _sse_payloads(text) if streamed else [json.loads(text)]
+    usage = [r["usageMetadata"] for r in responses if "usageMetadata" in r][-1]
+    versions = [r["modelVersion"] for r in responses if "modelVersion" in r]
+    prompt = usage.get("promptTokenCount")
+    cached = usage.get("cachedContentTokenCount")
+    tool_prompt = usage.get("toolUsePromptTokenCount")
+    candidates = usage.get("candidatesTokenCount")
+    thoughts = usage.get("thoughtsTokenCount")
+    tokens = _tokens(Usage())
+    tokens.update(
+        input_tokens=_add_known(
+            None if prompt is None else prompt - (cached or 0), tool_prompt
+        ),
+        cache_read_tokens=cached,
+        output_tokens=_add_known(candidates, thoughts),
+        reasoning_tokens=thoughts,
+    )
+    model = re.sub(r"^models/|(?<=^gemini-\d)(.*)-0\d\d$", r"\1", versions[-1])
+    return Reported(tokens, model, True)
+
+
+def _add_known(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else a + b
+
+
+# Bedrock: Converse usage excludes the cache from inputTokens and splits cache writes
+# by TTL in cacheDetails; ConverseStream puts it in its last (metadata) event; invoke
+# bodies of Claude are Anthropic bodies, and every invoke response carries invocation
+# metrics (headers, or the last stream chunk). The model is the URL's, less the geo
+# prefix and, for Claude, the vendor prefix and Bedrock version.
+
+
+def _bedrock(recorded: Recorded) -> Reported:
+    model_id, operation = unquote(recorded.request.path_only).rsplit("/", 1)
+    model = _bedrock_model(model_id.removeprefix("/model/"))
+    if operation == "converse":
+        return Reported(_converse(json.loads(recorded.body)["usage"]), model, True)
+    messages = _aws_event_stream(recorded.body) if "stream" in operation else []
+    if operation == "converse-stream":
+        metadata = [p for kind, p in messages if kind == "metadata"][-1]
+        return Reported(_converse(json.loads(metadata)["usage"]), model, True)
+    if operation == "invoke":
+        body = json.loads(recorded.body)
+        if body.get("type") == "message":
+            return Reported(_anthropic_tokens(body["usage"]), body["model"], True)
+        return Reported(_metrics(_header_metrics(recorded.head.headers)), model, True)
+    chunks = [
+        json.loads(base64.b64decode(json.loads(payload)["bytes"]))
+        for kind, payload in messages
+        if kind == "chunk"
+    ]
+    metrics = [
+        c["amazon-bedrock-invocationMetrics"]
+        for c in chunks
+        if "amazon-bedrock-invocationMetrics" in c
+    ]
+    return Reported(_metrics(metrics[-1]), model, True)
+
+
+def _bedrock_model(model_id: str) -> str:
+    if model_id.startswith("arn:"):
+        model_id = model_id.rsplit("/", 1)[1]
+    parts = model_id.split(".")
+    if len(parts) > 2 and parts[0] in ("us", "eu", "apac", "global", "jp", "au"):
+        parts = parts[1:]
+    if parts[0] == "anthropic":
+        return re.sub(r"-v\d+:\d+$", "", ".".join(parts[1:]))
+    return ".".join(parts)
+
+
+def _converse(usage: Mapping[str, Any]) -> Tokens:
+    tokens = _tokens(Usage())
+    by_ttl: dict[str, int] = {}
+    for detail in usage.get("cacheDetails") or []:
+        by_ttl[detail["ttl"]] = by_ttl.get(detail["ttl"], 0) + detail["inputTokens"]
+    tokens.update(
+        input_tokens=usage["inputTokens"],
+        cache_read_tokens=usage.get("cacheReadInputTokens"),
+        cache_write_5m_tokens=by_ttl.get("5m")
+        if by_ttl
+        else usage.get("cacheWriteInputTokens"),
+        cache_write_1h_tokens=by_ttl.get("1h"),
+        output_tokens=usage["outputTokens"],
+    )
+    return tokens
+
+
+def _header_metrics(headers: Mapping[str, str]) -> dict[str, int]:
+    prefix = "x-amzn-bedrock-"
+    names = {
+        "input-token-count": "inputTokenCount",
+        "output-token-count": "outputTokenCount",
+        "cache-read-input-token-count": "cacheReadInputTokenCount",
+        "cache-write-input-token-count": "cacheWriteInputTokenCount",
+    }
+    return {
+        names[k[len(prefix) :]]: int(v)
+        for k, v in headers.items()
+        if k.startswith(prefix) and k[len(prefix) :] in names
+    }
+
+
+def _metrics(metrics: Mapping[str, int]) -> Tokens:
+    tokens = _tokens(Usage())
+    tokens.update(
+        input_tokens=metrics.get("inputTokenCount"),
+        cache_read_tokens=metrics.get("cacheReadInputTokenCount"),
+        cache_write_5m_tokens=metrics.get("cacheWriteInputTokenCount"),
+        output_tokens=metrics.get("outputTokenCount"),
+    )
+    return tokens
+
+
+def _aws_event_stream(body: bytes) -> list[tuple[str, bytes]]:
+    """(``:event-type``, payload) of each message; every header Bedrock sends is a
+    string (type 7). CRCs are not checked here: the parsers' tests do that."""
+    messages = []
+    while body:
+        total, headers_length = struct.unpack(">II", body[:8])
+        headers, payload = (
+            body[12 : 12 + headers_length],
+            body[12 + headers_length : total - 4],
+        )
+        names: dict[str, str] = {}
+        while headers:
+            name_end = 1 + headers[0]
+            value_length = struct.unpack(">H", headers[name_end + 1 : name_end + 3])[0]
+            value = headers[name_end + 3 : name_end + 3 + value_length]
+            names[headers[1:name_end].decode()] = value.decode()
+            headers = headers[name_end + 3 + value_length :]
+        messages.append((names.get(":event-type", ""), payload))
+        body = body[total:]
+    return messages
 
 
 def _sse_payloads(text: str) -> list[dict[str, Any]]:

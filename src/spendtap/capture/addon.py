@@ -3,10 +3,17 @@
 Runs on the proxy's event loop, so every hook is quick and none may raise into the
 proxy: process lookup is submitted to a thread pool while the client connection is
 still open, and parsed calls go to a sink that only enqueues.
+
+A WebSocket (OpenAI Realtime) is one call too. Its upgrade response fires the HTTP
+hooks, which leave it alone; the ``websocket_*`` hooks route it, feed each server
+text message to the reader (framed by ``providers.websocket``) and record the call
+when the socket closes. Messages are dropped from the flow once read, so a long
+session does not hold its whole history in memory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -22,10 +29,16 @@ from spendtap.capture.tee import ResponseTee
 from spendtap.context.process import ProcessInfo, find_client_process
 from spendtap.providers.base import ParsedCall, RequestInfo, ResponseHead, Route
 from spendtap.providers.registry import Registry
+from spendtap.providers.websocket import (
+    SWITCHING_PROTOCOLS,
+    closed_normally,
+    frame_message,
+)
 
 log = logging.getLogger(__name__)
 
 METADATA_KEY = "spendtap"
+WEBSOCKET_KEY = "spendtap.websocket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +122,55 @@ class CaptureAddon:
     def error(self, flow: http.HTTPFlow) -> None:
         self._finish(flow, complete=False)
 
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        try:
+            state = self._state(flow)
+        except Exception as exc:  # boundary: never break the user's traffic
+            self._fault(flow, f"setup failed: {type(exc).__name__}: {exc}")
+            return
+        if state is not None:
+            flow.metadata[WEBSOCKET_KEY] = state
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._read_message(flow)
+        except Exception as exc:  # boundary: never break the user's traffic
+            log.warning(
+                "collector.websocket.read_failed host=%s error=%s",
+                flow.request.pretty_host,
+                type(exc).__name__,
+            )
+
+    def _read_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None or not flow.websocket.messages:
+            return
+        message = flow.websocket.messages[-1]
+        state = flow.metadata.get(WEBSOCKET_KEY)
+        if (
+            isinstance(state, _FlowState)
+            and message.is_text
+            and not message.from_client
+        ):
+            state.tee(frame_message(message.content))
+        del flow.websocket.messages[:]  # read once; mitmproxy relays its own copy
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        state = flow.metadata.pop(WEBSOCKET_KEY, None)
+        if not isinstance(state, _FlowState):
+            return
+        socket = flow.websocket
+        complete = closed_normally(socket.close_code if socket else None)
+        ended = (socket.timestamp_end if socket else None) or time.time()
+        self._record(flow, state, complete=complete, ended=ended)
+
     def _start(self, flow: http.HTTPFlow) -> _FlowState | None:
+        assert flow.response is not None
+        if flow.response.status_code == SWITCHING_PROTOCOLS:
+            return None  # a WebSocket: the websocket hooks record it
+        return self._state(flow)
+
+    def _state(self, flow: http.HTTPFlow) -> _FlowState | None:
+        """The parsing state of a flow that a route handles, or None."""
         assert flow.response is not None
         host = flow.request.pretty_host
         if not self.hosts.contains(host):
@@ -119,11 +180,13 @@ class CaptureAddon:
             host=host,
             path=flow.request.path,
             headers={k.lower(): v for k, v in flow.request.headers.items()},
-            body=flow.request.get_content(strict=False) or b"",
         )
         route = self.registry.route(request)
         if route is None:
             return None
+        # Only a routed request's body is read (claude.ai uploads are not).
+        body = flow.request.get_content(strict=False) or b""
+        request = dataclasses.replace(request, body=body)
         head = ResponseHead(
             status=flow.response.status_code,
             headers={k.lower(): v for k, v in flow.response.headers.items()},
@@ -148,8 +211,14 @@ class CaptureAddon:
         state = flow.metadata.pop(METADATA_KEY, None)
         if not isinstance(state, _FlowState):
             return
+        ended = (flow.response.timestamp_end if flow.response else None) or time.time()
+        self._record(flow, state, complete=complete, ended=ended)
+
+    def _record(
+        self, flow: http.HTTPFlow, state: _FlowState, *, complete: bool, ended: float
+    ) -> None:
         try:
-            call = self._captured(flow, state, complete=complete)
+            call = self._captured(flow, state, complete=complete, ended=ended)
         except Exception as exc:  # boundary: a parser fault costs a record
             self._fault(flow, f"parse failed: {type(exc).__name__}: {exc}")
             return
@@ -159,10 +228,9 @@ class CaptureAddon:
         self.on_call(call)
 
     def _captured(
-        self, flow: http.HTTPFlow, state: _FlowState, *, complete: bool
+        self, flow: http.HTTPFlow, state: _FlowState, *, complete: bool, ended: float
     ) -> CapturedCall:
         parsed = state.tee.reader.finish(complete=complete)
-        ended = (flow.response.timestamp_end if flow.response else None) or time.time()
         return CapturedCall(
             flow_id=flow.id,
             host=flow.request.pretty_host,

@@ -1,6 +1,9 @@
 """The allow-list of AI provider hosts: the only TLS connections we decrypt.
 
-Everything else is passed through untouched (TLS not terminated).
+Everything else is passed through untouched (TLS not terminated). The web chat hosts
+(claude.ai, chatgpt.com) are decrypted whole, but only their conversation endpoints
+are routed to a parser (``providers.web_chat``); every other request on them is
+relayed and not recorded, and no text of any of them is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ AI_HOSTS: frozenset[str] = frozenset(
         "api.x.ai",
         "api.together.xyz",
         "api.fireworks.ai",
+        # Web chat: only the conversation endpoints are recorded (see above).
+        "claude.ai",
+        "chatgpt.com",
     }
 )
 

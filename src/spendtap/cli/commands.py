@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from spendtap.cli.paths import default_data_dir, default_db_url
 from spendtap.collector.trust import write_ca_bundle
+from spendtap.delivery.credentials import EngineTarget, resolve_target
 from spendtap.errors import ConfigError
 
 # The collector pulls in mitmproxy (~0.6 s to import): only commands that run it pay.
@@ -19,11 +20,11 @@ if TYPE_CHECKING:
     from spendtap.collector.service import Collector, CollectorConfig
 
 
-def parse_listen(text: str) -> tuple[str, int]:
+def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
     if not colon or not port.isdigit() or int(port) > 65535:
         raise ConfigError(
-            f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8877"
+            f"{flag} {text!r} is not HOST:PORT; write it like 127.0.0.1:8877"
         )
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -35,7 +36,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _collector_config(
-    args: argparse.Namespace, listen: str, engine_url: str | None, token: str | None
+    args: argparse.Namespace, listen: str, target: EngineTarget
 ) -> CollectorConfig:
     from spendtap.capture.routing import UpstreamMap
     from spendtap.collector.service import CollectorConfig
@@ -45,16 +46,19 @@ def _collector_config(
         raise ConfigError(
             f"--upstream-ca {args.upstream_ca} does not exist or is not a file"
         )
+    metrics = args.metrics_listen
     return CollectorConfig(
         data_dir=_data_dir(args),
         listen_host=host,
         listen_port=port,
-        engine_url=engine_url,
-        engine_token=token,
+        engine_url=target.engine_url,
+        engine_token=target.token,
+        engine_ca_bundle=target.ca_bundle,
         upstreams=UpstreamMap.from_specs(args.upstream),
         upstream_ca=args.upstream_ca,
         user=args.user,
         ticket_patterns=args.ticket_patterns,
+        metrics_listen=parse_listen(metrics, "--metrics-listen") if metrics else None,
     )
 
 
@@ -80,12 +84,16 @@ def client_environment(collector: Collector) -> dict[str, str]:
 def collect(args: argparse.Namespace) -> int:
     from spendtap.collector.service import Collector
 
-    collector = Collector(_collector_config(args, args.listen, args.engine, args.token))
+    target = resolve_target(_data_dir(args), args.engine, args.token, args.ca_bundle)
+    collector = Collector(_collector_config(args, args.listen, target))
     collector.start()
     try:
         print(
             f"collector listening on {collector.proxy_url}; CA at {collector.ca_cert}"
         )
+        if collector.metrics is not None:
+            print(f"metrics at {collector.metrics.url}")
+        sys.stdout.flush()
         _wait_for_signal()
     finally:
         collector.stop()
@@ -109,11 +117,15 @@ def up(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.engine_listen)
     engine = EngineServer(default_db_url(data_dir), host, port)
     engine.start_in_thread()
-    collector = Collector(_collector_config(args, args.listen, engine.url, None))
+    collector = Collector(
+        _collector_config(args, args.listen, EngineTarget(engine.url))
+    )
     collector.start()
     try:
         print(f"engine:    {engine.url}  (API docs at {engine.url}/docs)")
         print(f"collector: {collector.proxy_url}")
+        if collector.metrics is not None:
+            print(f"metrics:   {collector.metrics.url}")
         print("Send your tools through spendtap by setting, in their shell:")
         for name, value in client_environment(collector).items():
             print(f"  export {name}={value}")

@@ -1,10 +1,173 @@
-"""`spendtap imports` sub-commands."""
+"""`spendtap import claude-code|codex|gemini [DIR ...]`: backfill from agent logs.
+
+Events go to the collector's spool in the data dir (and to ``--engine`` when given),
+or, with ``--json``, to stdout as JSON Lines. ``--follow`` then keeps reading new
+lines and new files until interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
 from typing import Any
+
+from spendtap.errors import ConfigError
+
+#: Seconds a shipper may take to send what an import queued before giving up.
+SHIP_TIMEOUT_S = 60.0
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's sub-commands (none yet)."""
+    """Add ``spendtap import`` and its one sub-command per agent."""
+    from spendtap.agentlogs.formats import FORMATS
+
+    parser = sub.add_parser("import", help="backfill usage from agent logs")
+    agents = parser.add_subparsers(dest="agent", required=True, metavar="AGENT")
+    for spec in FORMATS.values():
+        p = agents.add_parser(spec.name, help=spec.help)
+        p.add_argument(
+            "dirs", nargs="*", type=Path, metavar="DIR", help="where the logs are"
+        )
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="print usage events as JSON Lines instead of spooling them",
+        )
+        p.add_argument(
+            "--follow",
+            action="store_true",
+            help="after the backfill, keep reading new lines and files",
+        )
+        p.add_argument("--engine", metavar="URL", help="engine to ship usage events to")
+        p.add_argument("--token", help="bearer token for the engine")
+        p.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="the collector's data dir (spool, device id); default as `collect`",
+        )
+        p.add_argument("--user", help="who these calls belong to (overrides detection)")
+        p.add_argument(
+            "--ticket-pattern",
+            action="append",
+            dest="ticket_patterns",
+            metavar="REGEX",
+            help="regex that finds a ticket in a branch name (repeatable)",
+        )
+        p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spendtap.agentlogs.context import AgentHomes, LogContext
+    from spendtap.agentlogs.events import EventFactory
+    from spendtap.agentlogs.formats import FORMATS
+    from spendtap.agentlogs.importer import LogImporter
+    from spendtap.agentlogs.progress import ProgressBar
+    from spendtap.agentlogs.stats import ImportStats
+    from spendtap.cli.paths import default_data_dir
+
+    spec = FORMATS[args.agent]
+    homes = AgentHomes.from_environment()
+    roots = _roots(args.dirs, spec.default_roots(homes))
+    data_dir: Path = args.data_dir or default_data_dir()
+    context = LogContext(
+        data_dir, user=args.user, ticket_patterns=args.ticket_patterns, homes=homes
+    )
+    stats = ImportStats()
+    importer = LogImporter(spec.make(stats), roots)
+    bar = ProgressBar(sys.stderr, spec.name)
+    stop = _stop_on_signal() if args.follow else None
+    try:
+        if args.json:
+            added = _to_stdout(importer, EventFactory(context), bar, stop)
+        else:
+            added = _to_spool(args, data_dir, importer, EventFactory(context), bar, stop)
+    finally:
+        bar.close()
+    print(
+        f"spendtap import {spec.name}: {stats.calls} calls from {stats.files} files, "
+        f"{added} new ({stats.summary()})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _roots(given: list[Path], defaults: list[Path]) -> list[Path]:
+    for path in given:
+        if not path.is_dir():
+            raise ConfigError(
+                f"{path} is not a directory; give the folder that holds the logs "
+                "(for Claude Code, ~/.claude/projects)"
+            )
+    if given:
+        return given
+    found = [path for path in defaults if path.is_dir()]
+    if not found:
+        print(
+            "spendtap import: no logs found in "
+            + ", ".join(str(p) for p in defaults),
+            file=sys.stderr,
+        )
+    return found or defaults
+
+
+def _to_stdout(
+    importer: Any, factory: Any, bar: Any, stop: threading.Event | None
+) -> int:
+    from spendtap.agentlogs.sinks import JsonLinesSink, run_import
+
+    sink = JsonLinesSink(sys.stdout.buffer)
+    run_import(importer, factory, sink, progress=bar, follow=stop)
+    return sink.written
+
+
+def _to_spool(
+    args: argparse.Namespace,
+    data_dir: Path,
+    importer: Any,
+    factory: Any,
+    bar: Any,
+    stop: threading.Event | None,
+) -> int:
+    from spendtap.agentlogs.sinks import SpoolSink, run_import
+    from spendtap.delivery.shipper import Shipper
+    from spendtap.delivery.spool import Spool
+
+    spool = Spool.in_dir(data_dir)
+    shipper = Shipper(spool, args.engine, args.token) if args.engine else None
+    try:
+        if shipper is not None:
+            shipper.start()
+        sink = SpoolSink(spool)
+        run_import(importer, factory, sink, progress=bar, follow=stop)
+        if shipper is not None:
+            shipper.stop(flush_timeout=SHIP_TIMEOUT_S)
+            shipper = None
+        _report_spool(spool, args.engine, data_dir)
+        return sink.added
+    finally:
+        if shipper is not None:
+            shipper.stop(flush_timeout=1.0)
+        spool.close()
+
+
+def _report_spool(spool: Any, engine: str | None, data_dir: Path) -> None:
+    depth = spool.depth()
+    if not depth:
+        return
+    where = f"could not all be shipped to {engine}" if engine else "are spooled"
+    print(
+        f"spendtap import: {depth} events {where} in {data_dir}; a running "
+        "collector (spendtap collect --engine URL) ships them",
+        file=sys.stderr,
+    )
+
+
+def _stop_on_signal() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -46,6 +46,11 @@ def _add_collector_options(p: argparse.ArgumentParser) -> None:
         "--user", help="who this laptop's calls belong to (overrides detection)"
     )
     p.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics of the collector at http://HOST:PORT/metrics",
+    )
+    p.add_argument(
         "--ticket-pattern",
         action="append",
         dest="ticket_patterns",
@@ -79,8 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--listen", default=f"127.0.0.1:{DEFAULT_PROXY_PORT}", metavar="HOST:PORT"
     )
-    p.add_argument("--engine", metavar="URL", help="engine to ship usage events to")
-    p.add_argument("--token", help="bearer token for the engine")
+    p.add_argument(
+        "--engine",
+        metavar="URL",
+        help="engine to ship usage events to (default: the one enrolled with)",
+    )
+    p.add_argument(
+        "--token", help="bearer token for the engine (default: the device token)"
+    )
+    p.add_argument(
+        "--ca-bundle",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of the CA that signed the engine's certificate",
+    )
     _add_data_dir(p)
     _add_collector_options(p)
     p.set_defaults(run=commands.collect)

@@ -93,12 +93,17 @@ class DropTally:
                 self._open[reason] = _Window(count, now, now)
             else:
                 window.count += count
-                window.last_at = now
+                window.first_at = min(window.first_at, now)
+                window.last_at = max(window.last_at, now)
 
     def pending(self) -> int:
         """Dropped calls not yet handed over as records."""
         with self._lock:
             return sum(w.count for w in self._open.values())
+
+    def pending_by_reason(self) -> dict[DropReason, int]:
+        with self._lock:
+            return {reason: w.count for reason, w in self._open.items()}
 
     def totals(self) -> dict[DropReason, int]:
         """Every drop this tally has seen, by reason (for metrics)."""

@@ -133,6 +133,19 @@ class Spool:
         self._db = self._open()
 
     @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> Spool:
+        """Open an existing spool to read it (``spendtap status``), even while a
+        collector writes it; SpoolError when it is missing or from another version.
+        """
+        spool = cls.__new__(cls)
+        spool.path = Path(path)
+        spool.limits = SpoolLimits()
+        spool._clock = time.time
+        spool._lock = threading.Lock()
+        spool._db = _open_readonly(spool.path)
+        return spool
+
+    @classmethod
     def in_dir(cls, data_dir: str | os.PathLike[str], **kwargs: Any) -> Spool:
         """The spool of a data directory: ``<data_dir>/spool.sqlite3``."""
         return cls(Path(data_dir) / SPOOL_FILENAME, **kwargs)
@@ -462,6 +475,32 @@ def _insert_drop_records(db: sqlite3.Connection, records: Sequence[DropRecord]) 
         " (drop_id, reason, count, first_at, last_at) VALUES (?, ?, ?, ?, ?)",
         [(r.drop_id, r.reason.value, r.count, r.first_at, r.last_at) for r in records],
     )
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise SpoolError(
+            f"spool {path}: no such file; no collector has run with this data "
+            "directory yet (give the right one with --data-dir)"
+        )
+    try:
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=10,
+        )
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise _spool_error(path, "open it to read", exc) from exc
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise SpoolError(
+            f"spool {path}: schema {version}, this spendtap reads {SCHEMA_VERSION}; "
+            "start the collector of this version once to upgrade it"
+        )
+    return db
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:

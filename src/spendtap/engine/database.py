@@ -3,6 +3,13 @@
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue on the lock instead of failing
 when a read lock would have to be upgraded. Reads start deferred and never wait.
+
+PostgreSQL is reached through psycopg 3 (``postgresql://`` means
+``postgresql+psycopg://``). Every transaction that stores events first takes
+:data:`INGEST_LOCK` (:func:`lock_for_ingest`), so replicas on one database store
+batches one after another, exactly as SQLite's write lock makes them: the event
+sequence then follows commit order and the de-duplication checks see every earlier
+batch. The schema is not created here: see :mod:`spendtap.engine.migrate`.
 """
 
 from __future__ import annotations
@@ -17,45 +24,61 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from spendtap.engine.tables import metadata
 from spendtap.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 15.0
-_WRITE = "spendtap_write"
-_URL_HINT = "use sqlite:///PATH (or postgresql://USER@HOST/DB)"
+#: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
+WRITE_OPTION = "spendtap_write"
+#: pg_advisory_xact_lock key held by every transaction that stores events.
+INGEST_LOCK = 0x5350_5444_494E_4753  # "SPTDINGS"
+_URL_HINT = "use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+_POSTGRES_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
 
 
 def open_database(db_url: str) -> Engine:
-    """An Engine for ``db_url`` with the engine's tables created if missing."""
+    """An Engine for ``db_url``; ConfigError for a URL it cannot use."""
     try:
         url = make_url(db_url)
     except ArgumentError as exc:
         raise ConfigError(f"database URL {db_url!r} is not a URL: {_URL_HINT}") from exc
-    backend = url.get_backend_name()
-    if backend == "sqlite":
+    if url.drivername == "sqlite":
         engine = _open_sqlite(url)
-    elif backend == "postgresql":
-        # TODO(#6): test against a real PostgreSQL and add a migration path.
-        engine = _open_other(url)
+    elif url.drivername in _POSTGRES_DRIVERS:
+        engine = _open_postgres(url)
     else:
         raise ConfigError(
-            f"database URL scheme {backend!r} is not supported: {_URL_HINT}"
+            f"database URL scheme {url.drivername!r} is not supported: {_URL_HINT}"
         )
-    with write_transaction(engine) as conn:
-        metadata.create_all(conn)
-    log.info("engine.database.opened backend=%s", backend)
+    log.info("engine.database.opened backend=%s", engine.dialect.name)
     return engine
+
+
+def safe_url(db_url: str) -> str:
+    """``db_url`` with any password hidden, for logs and messages."""
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a URL>"
 
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the write lock from its start (SQLite) until commit."""
     with engine.connect() as conn:
-        conn.execution_options(**{_WRITE: True})
+        conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+def lock_for_ingest(conn: Connection) -> None:
+    """Queue behind every other transaction storing events (PostgreSQL).
+
+    On SQLite the transaction already holds the database's write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({INGEST_LOCK})")
 
 
 def _open_sqlite(url: URL) -> Engine:
@@ -77,13 +100,19 @@ def _open_sqlite(url: URL) -> Engine:
     return engine
 
 
-def _open_other(url: URL) -> Engine:
+def _open_postgres(url: URL) -> Engine:
     try:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(
+            url.set(drivername="postgresql+psycopg"),
+            pool_pre_ping=True,
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"application_name": "spendtap-engine"},
+        )
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            f"no database driver for {url.drivername!r} is installed ({exc.name}); "
-            "install one (psycopg) or use sqlite:///PATH"
+            f"the PostgreSQL driver is not installed ({exc.name}): install "
+            "psycopg[binary] (pip install 'psycopg[binary]') or use sqlite:///PATH"
         ) from exc
 
 
@@ -99,5 +128,6 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
-    mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+    write = conn.get_execution_options().get(WRITE_OPTION)
+    mode = "IMMEDIATE" if write else "DEFERRED"
     conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,69 +1,83 @@
-"""The dialect-specific SQL in one place: insert-if-new and add-to-rollup upserts.
+"""The dialect-specific SQL in one place: bulk inserts and add-to-rollup upserts.
 
-SQLite and PostgreSQL both spell these ``INSERT ... ON CONFLICT``, and SQLAlchemy has
-an ``insert`` construct for each; nothing else in the engine depends on the dialect.
+PostgreSQL gets ``COPY`` for raw rows and one ``INSERT ... SELECT FROM unnest(...)
+ON CONFLICT DO UPDATE`` per rollup table; SQLite gets ``executemany`` of the same
+statements. Rows are tuples in column order; nothing else in the engine depends on
+the dialect (apart from partitions and the ingest lock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, case
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
-from spendtap.engine.rollup import NULLABLE_MEASURES
-from spendtap.engine.tables import ROLLUP_KEY_COLUMNS, events, rollup_hourly
+from spendtap.engine.rollup import MEASURES, NULLABLE_MEASURES
 
-Row = Mapping[str, object]
+RowTuple = tuple[object, ...]
 
 
-def _insert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
-    name = conn.dialect.name
-    if name == "sqlite":
-        return sqlite.insert(table)
-    if name == "postgresql":
-        return postgresql.insert(table)
-    raise NotImplementedError(f"no upsert for the {name!r} database dialect")
+def quote(name: str) -> str:
+    """A column or table name quoted for both dialects (``user`` is reserved)."""
+    return f'"{name}"'
 
 
-def insert_new_events(conn: Connection, rows: Sequence[Row]) -> set[str]:
-    """Insert the rows whose ``event_id`` is not stored yet; return those ids."""
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[RowTuple]
+) -> None:
+    """Append ``rows`` to ``table`` (no conflict handling: the caller checked)."""
     if not rows:
-        return set()
-    stmt = (
-        _insert(conn, events)
-        .on_conflict_do_nothing(index_elements=[events.c.event_id])
-        .returning(events.c.event_id)
+        return
+    names = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        sql = f"COPY {quote(table)} ({names}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", list(rows)
     )
-    return set(conn.execute(stmt, list(rows)).scalars())
 
 
-def add_to_rollup(conn: Connection, rows: Sequence[Row]) -> None:
+def add_to_rollup(
+    conn: Connection, table: str, key_columns: Sequence[str], rows: Sequence[RowTuple]
+) -> None:
     """Add each row's measures to its bucket, creating the bucket if it is new.
 
-    Callers pass rows sorted by key, so concurrent writers lock buckets in one order.
+    A row is the key columns then MEASURES. Callers pass rows sorted by key, so
+    concurrent writers lock buckets in one order.
     """
     if not rows:
         return
-    stmt = _insert(conn, rollup_hourly)
-    new = stmt.excluded
-    sums = {
-        column.name: _null_aware_sum(column, new[column.name])
-        if column.name in NULLABLE_MEASURES
-        else column + new[column.name]
-        for column in rollup_hourly.columns
-        if column.name not in ROLLUP_KEY_COLUMNS
-    }
-    upsert = stmt.on_conflict_do_update(index_elements=ROLLUP_KEY_COLUMNS, set_=sums)
-    conn.execute(upsert, list(rows))
+    columns = [*key_columns, *MEASURES]
+    names = ", ".join(quote(c) for c in columns)
+    update = ", ".join(f"{quote(m)} = {_sum(table, m)}" for m in MEASURES)
+    keys = ", ".join(quote(c) for c in key_columns)
+    conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {update}"
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(
+            f"%s::{'text' if i < len(key_columns) and i > 0 else 'bigint'}[]"
+            for i in range(len(columns))
+        )
+        sql = (
+            f"INSERT INTO {quote(table)} ({names}) "
+            f"SELECT * FROM unnest({arrays}) {conflict}"
+        )
+        params = [list(column) for column in zip(*rows, strict=True)]
+        conn.exec_driver_sql(sql, tuple(params))
+        return
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) {conflict}"
+    conn.exec_driver_sql(sql, list(rows))
 
 
-def _null_aware_sum(
-    current: Column[int], incoming: ColumnElement[int]
-) -> ColumnElement[int]:
+def _sum(table: str, measure: str) -> str:
     """``current + incoming`` where NULL means unknown: NULL only if both are."""
-    return case(
-        (current.is_(None), incoming),
-        (incoming.is_(None), current),
-        else_=current + incoming,
-    )
+    current, incoming = f"{quote(table)}.{quote(measure)}", f"excluded.{quote(measure)}"
+    if measure not in NULLABLE_MEASURES:
+        return f"{current} + {incoming}"
+    return f"COALESCE({current} + {incoming}, {current}, {incoming})"

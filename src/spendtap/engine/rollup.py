@@ -1,4 +1,10 @@
-"""Rollup arithmetic: which bucket an event falls in and the sums kept per bucket.
+"""Rollup arithmetic: which buckets an event falls in and the sums kept per bucket.
+
+A rollup table holds, per time bucket (grain: minute, hour or day, UTC) and values of
+a cube's dimensions, the sums of the measures. Two cubes are kept at each grain: the
+full cube (all six dimensions) and a core cube (model, provider, agent) that stays
+small however many users and tickets there are; queries read the smallest that has
+the dimensions they need.
 
 Sums are null-aware: a token total over calls that all reported null stays null (the
 wire never said), while one known count makes the total a number. Cost follows the
@@ -8,12 +14,10 @@ same rule, and ``unpriced_calls`` counts the calls whose cost is null.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from spendtap.engine.money import usd_to_nanos
-from spendtap.engine.timestamps import hour_start, parse_rfc3339
-from spendtap.event import TOKEN_FIELDS, UsageEvent
+from spendtap.event import TOKEN_FIELDS
 
 
 class Dimension(enum.StrEnum):
@@ -28,10 +32,62 @@ class Dimension(enum.StrEnum):
 
 
 DIMENSIONS: tuple[Dimension, ...] = tuple(Dimension)
-#: How a missing (null or empty) dimension value is keyed in the rollup table.
+#: How a missing (null or empty) dimension value is keyed in the rollup tables.
 NO_VALUE = ""
-NULLABLE_MEASURES: tuple[str, ...] = (*TOKEN_FIELDS, "cost_nanos")
+NULLABLE_MEASURES: tuple[str, ...] = (*TOKEN_FIELDS, "cost_nanos", "agent_cost_nanos")
 MEASURES: tuple[str, ...] = ("calls", *NULLABLE_MEASURES, "unpriced_calls")
+#: One event's (or one bucket's) measures, in the order of MEASURES.
+MeasureValues = tuple[int | None, ...]
+
+
+class Grain(enum.StrEnum):
+    """The time bucket of a rollup table."""
+
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def seconds(self) -> int:
+        return _GRAIN_SECONDS[self]
+
+    @property
+    def column(self) -> str:
+        """The table's bucket column: seconds since the epoch at the bucket start."""
+        return f"{self.value}_start"
+
+
+_GRAIN_SECONDS = {Grain.MINUTE: 60, Grain.HOUR: 3600, Grain.DAY: 86400}
+#: Coarsest first: the order a query planner tries them in.
+GRAINS: tuple[Grain, ...] = (Grain.DAY, Grain.HOUR, Grain.MINUTE)
+
+
+@dataclass(frozen=True, slots=True)
+class Cube:
+    """A set of dimensions kept together in one rollup table per grain."""
+
+    name: str
+    dims: tuple[Dimension, ...]
+
+    def table_name(self, grain: Grain) -> str:
+        return _TABLE_NAMES[(self.name, grain)]
+
+    def covers(self, wanted: Iterable[Dimension]) -> bool:
+        return set(wanted) <= set(self.dims)
+
+
+CORE = Cube("core", (Dimension.MODEL, Dimension.PROVIDER, Dimension.AGENT))
+FULL = Cube("full", DIMENSIONS)
+#: Smallest first: a query reads the first cube that covers its dimensions.
+CUBES: tuple[Cube, ...] = (CORE, FULL)
+_TABLE_NAMES = {
+    ("full", Grain.MINUTE): "rollup_minute",
+    ("full", Grain.HOUR): "rollup_hourly",
+    ("full", Grain.DAY): "rollup_daily",
+    ("core", Grain.MINUTE): "rollup_core_minute",
+    ("core", Grain.HOUR): "rollup_core_hourly",
+    ("core", Grain.DAY): "rollup_core_daily",
+}
 
 
 def add_nullable(a: int | None, b: int | None) -> int | None:
@@ -41,6 +97,14 @@ def add_nullable(a: int | None, b: int | None) -> int | None:
     if b is None:
         return a
     return a + b
+
+
+def merge_into(total: list[int | None], more: Sequence[int | None]) -> None:
+    """Add ``more`` to ``total`` in place, null-aware (the hot path of ingest)."""
+    for index, value in enumerate(more):
+        if value is not None:
+            current = total[index]
+            total[index] = value if current is None else current + value
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,102 +120,89 @@ class Measures:
     reasoning_tokens: int | None = None
     web_search_requests: int | None = None
     cost_nanos: int | None = None
+    agent_cost_nanos: int | None = None
     unpriced_calls: int = 0
-
-    @classmethod
-    def of_event(cls, event: UsageEvent) -> Measures:
-        cost = event.cost_usd
-        return cls(
-            calls=1,
-            input_tokens=event.input_tokens,
-            cache_read_tokens=event.cache_read_tokens,
-            cache_write_5m_tokens=event.cache_write_5m_tokens,
-            cache_write_1h_tokens=event.cache_write_1h_tokens,
-            output_tokens=event.output_tokens,
-            reasoning_tokens=event.reasoning_tokens,
-            web_search_requests=event.web_search_requests,
-            cost_nanos=None if cost is None else usd_to_nanos(cost),
-            unpriced_calls=1 if cost is None else 0,
-        )
 
     @classmethod
     def of_sums(cls, sums: Mapping[str, int | None]) -> Measures:
         """Measures from a mapping with every name in MEASURES (a rollup row)."""
-        return cls(
-            calls=sums["calls"] or 0,
-            input_tokens=sums["input_tokens"],
-            cache_read_tokens=sums["cache_read_tokens"],
-            cache_write_5m_tokens=sums["cache_write_5m_tokens"],
-            cache_write_1h_tokens=sums["cache_write_1h_tokens"],
-            output_tokens=sums["output_tokens"],
-            reasoning_tokens=sums["reasoning_tokens"],
-            web_search_requests=sums["web_search_requests"],
-            cost_nanos=sums["cost_nanos"],
-            unpriced_calls=sums["unpriced_calls"] or 0,
-        )
+        values = {name: sums[name] for name in MEASURES}
+        values["calls"] = values["calls"] or 0
+        values["unpriced_calls"] = values["unpriced_calls"] or 0
+        return cls(**values)  # type: ignore[arg-type]
 
     def plus(self, other: Measures) -> Measures:
-        return Measures(
-            calls=self.calls + other.calls,
-            input_tokens=add_nullable(self.input_tokens, other.input_tokens),
-            cache_read_tokens=add_nullable(
-                self.cache_read_tokens, other.cache_read_tokens
-            ),
-            cache_write_5m_tokens=add_nullable(
-                self.cache_write_5m_tokens, other.cache_write_5m_tokens
-            ),
-            cache_write_1h_tokens=add_nullable(
-                self.cache_write_1h_tokens, other.cache_write_1h_tokens
-            ),
-            output_tokens=add_nullable(self.output_tokens, other.output_tokens),
-            reasoning_tokens=add_nullable(
-                self.reasoning_tokens, other.reasoning_tokens
-            ),
-            web_search_requests=add_nullable(
-                self.web_search_requests, other.web_search_requests
-            ),
-            cost_nanos=add_nullable(self.cost_nanos, other.cost_nanos),
-            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
-        )
+        total = list(self.as_values())
+        merge_into(total, other.as_values())
+        return Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
+
+    def as_values(self) -> MeasureValues:
+        return tuple(getattr(self, name) for name in MEASURES)
 
     def as_row(self) -> dict[str, int | None]:
-        return {name: getattr(self, name) for name in MEASURES}
+        return dict(zip(MEASURES, self.as_values(), strict=True))
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RollupKey:
-    """One rollup bucket: a UTC hour and a value (or NO_VALUE) per dimension."""
-
-    hour_start: int
-    model: str
-    provider: str
-    agent: str
-    user: str
-    repo: str
-    ticket: str
-
-    @classmethod
-    def of_event(cls, event: UsageEvent) -> RollupKey:
-        return cls(
-            hour_start=hour_start(parse_rfc3339(event.started_at)),
-            model=event.model or NO_VALUE,
-            provider=event.provider or NO_VALUE,
-            agent=event.agent or NO_VALUE,
-            user=event.user or NO_VALUE,
-            repo=event.repo or NO_VALUE,
-            ticket=event.ticket or NO_VALUE,
-        )
-
-    def as_row(self) -> dict[str, int | str]:
-        row: dict[str, int | str] = {"hour_start": self.hour_start}
-        row.update({d.value: getattr(self, d.value) for d in DIMENSIONS})
-        return row
+#: A rollup row as a tuple: bucket start, the cube's dimension values, MEASURES.
+RollupRow = tuple[int | str | None, ...]
+_DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}
 
 
-def rollup_deltas(events: Iterable[UsageEvent]) -> dict[RollupKey, Measures]:
-    """What ``events`` add to each rollup bucket they fall in."""
-    deltas: dict[RollupKey, Measures] = {}
-    for event in events:
-        key = RollupKey.of_event(event)
-        deltas[key] = deltas.get(key, Measures()).plus(Measures.of_event(event))
-    return deltas
+class RollupDeltas:
+    """What a batch adds to each rollup table, built up event by event.
+
+    Events go into the full cube by minute; the hour and day buckets and the smaller
+    cubes are derived from those sums, so the per-event work is one dictionary
+    update whatever the number of tables.
+    """
+
+    def __init__(self) -> None:
+        self._minutes: dict[tuple[int | str, ...], list[int | None]] = {}
+
+    def add(self, started_s: int, dims: Sequence[str], values: MeasureValues) -> None:
+        """Add one event (or a correction) at ``started_s`` with all six ``dims``."""
+        key: tuple[int | str, ...] = (started_s - started_s % 60, *dims)
+        total = self._minutes.get(key)
+        if total is None:
+            self._minutes[key] = list(values)
+        else:
+            merge_into(total, values)
+
+    def __bool__(self) -> bool:
+        return bool(self._minutes)
+
+    def tables(self) -> list[tuple[str, list[RollupRow]]]:
+        """(table name, rows sorted by key) for every rollup table, in one order.
+
+        Writers lock rows in this order, so concurrent batches cannot deadlock.
+        """
+        out: list[tuple[str, list[RollupRow]]] = []
+        for cube in CUBES:
+            indexes = [1 + _DIM_INDEX[d] for d in cube.dims]
+            for grain in GRAINS:
+                rows = _regroup(self._minutes, grain.seconds, indexes)
+                out.append((cube.table_name(grain), rows))
+        return out
+
+
+def _regroup(
+    minutes: Mapping[tuple[int | str, ...], list[int | None]],
+    seconds: int,
+    indexes: Sequence[int],
+) -> list[RollupRow]:
+    groups: dict[tuple[int | str, ...], list[int | None]] = {}
+    for key, values in minutes.items():
+        start = key[0]
+        assert isinstance(start, int)
+        new_key = (start - start % seconds, *(key[i] for i in indexes))
+        total = groups.get(new_key)
+        if total is None:
+            groups[new_key] = list(values)
+        else:
+            merge_into(total, values)
+    return [(*key, *values) for key, values in sorted(groups.items())]
+
+
+def dimension_values(fields: Mapping[str, object]) -> tuple[str, ...]:
+    """The six dimension values of an event row, NO_VALUE where missing."""
+    return tuple(str(fields[d.value] or NO_VALUE) for d in DIMENSIONS)

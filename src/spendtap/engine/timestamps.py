@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d+))?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -43,3 +43,35 @@ def hour_start(value: datetime) -> int:
     """Seconds since the epoch at the start of the UTC hour holding ``value``."""
     seconds = int(value.timestamp())
     return seconds - seconds % SECONDS_PER_HOUR
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def epoch_ms(value: datetime) -> int:
+    """Whole milliseconds since the epoch at ``value`` (floored, exact)."""
+    return (value.astimezone(UTC) - _EPOCH) // _ONE_MS
+
+
+def rfc3339_to_ms(text: str) -> int:
+    """Milliseconds since the epoch at the RFC 3339 time ``text`` (ValueError if bad)."""
+    return epoch_ms(parse_rfc3339(text))
+
+
+def format_ms(ms: int) -> str:
+    """``ms`` since the epoch as an RFC 3339 UTC time with milliseconds."""
+    return format_rfc3339(_EPOCH + ms * _ONE_MS)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a positive timedelta."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"{text!r} is not a duration: write a positive number and a unit, "
+            "like 90d, 12h, 30m, 45s or 2w"
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])

@@ -151,7 +151,13 @@ class Rule:
 
 
 ANTHROPIC_FAMILY = frozenset(
-    {"anthropic", "gcp.vertex_ai", "aws.bedrock", "azure.ai.inference", "azure.ai.openai"}
+    {
+        "anthropic",
+        "gcp.vertex_ai",
+        "aws.bedrock",
+        "azure.ai.inference",
+        "azure.ai.openai",
+    }
 )
 CLAUDE = ("claude-*",)
 HALF = Decimal("0.5")
@@ -161,20 +167,30 @@ def _all(fields: tuple[str, ...], factor: Decimal) -> tuple[tuple[str, Decimal],
     return tuple((field, factor) for field in fields)
 
 
-_PROMPT_CACHING = "https://platform.claude.com/docs/en/build-with-claude/prompt-caching#pricing"
-_LONG_CONTEXT = "https://platform.claude.com/docs/en/about-claude/pricing#long-context-pricing"
+_PROMPT_CACHING = (
+    "https://platform.claude.com/docs/en/build-with-claude/prompt-caching#pricing"
+)
+_LONG_CONTEXT = (
+    "https://platform.claude.com/docs/en/about-claude/pricing#long-context-pricing"
+)
 _ONE_M_GA = "https://claude.com/blog/1m-context-ga"
 _VERTEX_ENDPOINTS = (
     "https://platform.claude.com/docs/en/build-with-claude/claude-on-vertex-ai"
     "#global-vs-regional-endpoints"
 )
-_VERTEX_PRICING = "https://cloud.google.com/vertex-ai/generative-ai/pricing#claude-models"
+_VERTEX_PRICING = (
+    "https://cloud.google.com/vertex-ai/generative-ai/pricing#claude-models"
+)
 _BEDROCK_PRICING = "https://aws.amazon.com/bedrock/pricing/"
-_ANTHROPIC_BATCH = "https://platform.claude.com/docs/en/build-with-claude/batch-processing#pricing"
+_ANTHROPIC_BATCH = (
+    "https://platform.claude.com/docs/en/build-with-claude/batch-processing#pricing"
+)
 _OPENAI_BATCH = "https://platform.openai.com/docs/guides/batch"
 _OPENAI_FLEX = "https://platform.openai.com/docs/guides/flex-processing"
 _GEMINI_BATCH = "https://ai.google.dev/gemini-api/docs/batch-mode"
-_WEB_SEARCH = "https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool"
+_WEB_SEARCH = (
+    "https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool"
+)
 
 #: Claude models older than Sonnet 4.5, which keep one price on every Vertex endpoint.
 _PRE_SONNET_45 = (
@@ -206,7 +222,12 @@ RULES: tuple[Rule, ...] = (
         id="R002",
         title="Sonnet 4 and 4.5 prompts over 200k tokens: input x2, output x1.5 (whole call)",
         providers=ANTHROPIC_FAMILY,
-        models=("claude-sonnet-4", "claude-sonnet-4-0*", "claude-sonnet-4-2025*", "claude-sonnet-4-5*"),
+        models=(
+            "claude-sonnet-4",
+            "claude-sonnet-4-0*",
+            "claude-sonnet-4-2025*",
+            "claude-sonnet-4-5*",
+        ),
         change=Scale(_LONG_CONTEXT_FACTORS, above=200_000),
         source=_LONG_CONTEXT,
         valid_from=date(2025, 8, 12),
@@ -281,7 +302,7 @@ RULES: tuple[Rule, ...] = (
         title="Gemini batch mode at 50% of standard input and output (context caching unchanged)",
         providers=frozenset({"gcp.gemini", "gcp.vertex_ai"}),
         models=("gemini-*",),
-        change=Scale(_all(("input",) + OUTPUT_SIDE, HALF)),
+        change=Scale(_all(("input", *OUTPUT_SIDE), HALF)),
         source=_GEMINI_BATCH,
         valid_from=date(2025, 7, 7),
         tiers=frozenset({"batch"}),

@@ -42,7 +42,9 @@ _BEDROCK_ID = re.compile(
     r"^(?:(?P<geo>" + "|".join(re.escape(g) for g in BEDROCK_GEOS) + r")\.)?"
     r"anthropic\.(?P<model>claude-.+?)(?:-v\d+(?::\d+)*(?::\d+k)?)?$"
 )
-_VERTEX_PATH = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/[^/]+/models/")
+_VERTEX_PATH = re.compile(
+    r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/[^/]+/models/"
+)
 _VERTEX_VERSION = re.compile(r"@(?P<version>[^/@]*)$")
 _EIGHT_DIGITS = re.compile(r"^\d{8}$")
 _GOOGLE_REVISION = re.compile(r"-0\d\d$")
@@ -109,8 +111,14 @@ DATED_ALIASES: tuple[Alias, ...] = (
         valid_from=date(2024, 10, 22),
         source=_ANTHROPIC_MODELS,
     ),
-    Alias("claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", source=_ANTHROPIC_MODELS),
-    Alias("claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219", source=_ANTHROPIC_MODELS),
+    Alias(
+        "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", source=_ANTHROPIC_MODELS
+    ),
+    Alias(
+        "claude-3-7-sonnet-latest",
+        "claude-3-7-sonnet-20250219",
+        source=_ANTHROPIC_MODELS,
+    ),
     Alias("claude-3-opus-latest", "claude-3-opus-20240229", source=_ANTHROPIC_MODELS),
     # `gpt-4o` moved from the 2024-05-13 snapshot ($5/$15) to 2024-08-06 ($2.50/$10).
     Alias(

@@ -29,7 +29,9 @@ GENAI_PROVIDER_IDS: Mapping[str, str] = MappingProxyType(
         "perplexity": "perplexity",
         "cohere": "cohere",
         "fireworks": "fireworks",
+        "fireworks_ai": "fireworks",
         "together": "together",
+        "together_ai": "together",
         "cerebras": "cerebras",
     }
 )

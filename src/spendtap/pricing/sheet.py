@@ -224,14 +224,23 @@ class _Parser:
         sheet = PriceSheet(
             name=name,
             path=path,
-            discounts=tuple(self.discount(t, i) for i, t in enumerate(tables["discount"])),
+            discounts=tuple(
+                self.discount(t, i) for i, t in enumerate(tables["discount"])
+            ),
             overrides=tuple(
-                Override(self.entry_id(t, "override", i), self.scope(t, "override", i),
-                         self.rates(t, "override", i))
+                Override(
+                    self.entry_id(t, "override", i),
+                    self.scope(t, "override", i),
+                    self.rates(t, "override", i),
+                )
                 for i, t in enumerate(tables["override"])
             ),
-            private_models=tuple(self.private(t, i) for i, t in enumerate(tables["private_model"])),
-            aliases=tuple(self.alias(t, i, name) for i, t in enumerate(tables["alias"])),
+            private_models=tuple(
+                self.private(t, i) for i, t in enumerate(tables["private_model"])
+            ),
+            aliases=tuple(
+                self.alias(t, i, name) for i, t in enumerate(tables["alias"])
+            ),
         )
         self.check_unique_ids(sheet)
         return sheet
@@ -239,7 +248,12 @@ class _Parser:
     def entries(self, raw: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         value = raw.get(kind, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail(None, kind, f"{kind} is not a list of tables", f"write each entry as [[{kind}]]")
+            self.fail(
+                None,
+                kind,
+                f"{kind} is not a list of tables",
+                f"write each entry as [[{kind}]]",
+            )
         for index, table in enumerate(value):
             for key in table:
                 if key not in _TABLE_KEYS[kind]:
@@ -273,7 +287,12 @@ class _Parser:
         at = ("private_model", index)
         model = table.get("model")
         if not isinstance(model, str) or not model:
-            self.fail(at, "model", "a private model needs its model name", 'add model = "the-model-id"')
+            self.fail(
+                at,
+                "model",
+                "a private model needs its model name",
+                'add model = "the-model-id"',
+            )
         rates = self.rates(table, *at)
         if rates.get("input") is None or rates.get("output") is None:
             self.fail(
@@ -291,7 +310,12 @@ class _Parser:
                 self.fail(at, key, f"{key} is missing", f'add {key} = "…"')
         region = table.get("region")
         if region is not None and not isinstance(region, str):
-            self.fail(at, "region", f"region is {region!r}", 'write region = "us" (or leave it out)')
+            self.fail(
+                at,
+                "region",
+                f"region is {region!r}",
+                'write region = "us" (or leave it out)',
+            )
         scope = self.scope(table, *at)
         return Alias(
             name=table["name"],
@@ -320,11 +344,18 @@ class _Parser:
         model = table.get("model")
         for key, value in (("provider", provider), ("model", model)):
             if value is not None and (not isinstance(value, str) or not value):
-                self.fail(at, key, f"{key} is {value!r}", f'write {key} = "…" or leave it out')
+                self.fail(
+                    at, key, f"{key} is {value!r}", f'write {key} = "…" or leave it out'
+                )
         start = self.day(table, at, "from")
         end = self.day(table, at, "until")
         if start is not None and end is not None and end <= start:
-            self.fail(at, "until", f"until {end} is not after from {start}", "swap the dates or widen the range")
+            self.fail(
+                at,
+                "until",
+                f"until {end} is not after from {start}",
+                "swap the dates or widen the range",
+            )
         return Scope(provider.lower() if provider else None, model, start, end)
 
     def day(self, table: dict[str, Any], at: tuple[str, int], key: str) -> date | None:
@@ -346,7 +377,11 @@ class _Parser:
             if key not in table:
                 continue
             value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int | Decimal) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | Decimal)
+                or value < 0
+            ):
                 self.fail(
                     (kind, index),
                     key,
@@ -366,11 +401,18 @@ class _Parser:
 
     def check_unique_ids(self, sheet: PriceSheet) -> None:
         seen: set[str] = set()
-        entries = [*sheet.discounts, *sheet.overrides, *sheet.private_models]
-        for entry in entries:
-            if entry.id in seen:
-                self.fail(None, "id", f"id {entry.id!r} is used twice", "give every entry its own id")
-            seen.add(entry.id)
+        ids = [e.id for e in sheet.discounts]
+        ids += [e.id for e in sheet.overrides]
+        ids += [e.id for e in sheet.private_models]
+        for entry_id in ids:
+            if entry_id in seen:
+                self.fail(
+                    None,
+                    "id",
+                    f"id {entry_id!r} is used twice",
+                    "give every entry its own id",
+                )
+            seen.add(entry_id)
 
     def fail(
         self, at: tuple[str, int] | None, key: str, problem: str, fix: str
@@ -390,7 +432,11 @@ class _Parser:
             if at[1] >= len(headers):
                 return None
             start = headers[at[1]]
-            later = [n for n, line in enumerate(self.lines) if n > start and line.lstrip().startswith("[")]
+            later = [
+                n
+                for n, line in enumerate(self.lines)
+                if n > start and line.lstrip().startswith("[")
+            ]
             end = later[0] if later else len(self.lines)
         pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
         for n in range(start, end):

@@ -104,7 +104,9 @@ def read_price_file(path: Path) -> list[Provider]:
             )
         raw = json.loads(path.read_bytes())
     except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror}); check the path") from exc
+        raise InputError(
+            f"{path}: cannot read it ({exc.strerror}); check the path"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "

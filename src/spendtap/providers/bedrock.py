@@ -259,9 +259,12 @@ class InvokeStream:
         )
 
     def _status(self, parsed: CallStatus) -> CallStatus:
+        """Error if any part says so; ok once the metrics or Claude's own end came."""
         if self._error.seen or parsed is CallStatus.ERROR:
             return CallStatus.ERROR
-        if parsed is CallStatus.OK or self._metrics is not None:
+        if self._metrics is not None:
+            return CallStatus.OK
+        if self._anthropic_seen and parsed is CallStatus.OK:
             return CallStatus.OK
         return CallStatus.TRUNCATED
 

@@ -10,11 +10,16 @@ whether or not the client asked for it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from spendtap.event import Api, CallStatus, Usage
-from spendtap.providers.base import ParsedCall, RequestInfo, ResponseHead, ResponseReader
+from spendtap.providers.base import (
+    ParsedCall,
+    RequestInfo,
+    ResponseHead,
+    ResponseReader,
+)
 from spendtap.providers.framing import (
     StreamParser,
     as_object,
@@ -74,7 +79,9 @@ def read_chat_json(
     dialect: Dialect, template: ParsedCall, body: dict[str, Any]
 ) -> ParsedCall:
     """A whole chat completion body; an error body may still carry billed usage."""
-    call = read_error(template, body) if isinstance(body.get("error"), dict) else template
+    call = (
+        read_error(template, body) if isinstance(body.get("error"), dict) else template
+    )
     raw = find_usage(dialect, body) or {}
     usage = dialect_usage(dialect, raw)
     return dataclasses.replace(
@@ -159,7 +166,9 @@ class DialectChatStream:
         if self._done:
             return CallStatus.OK
         usage_due = self._include_usage and usage.is_empty
-        return CallStatus.OK if self._finished and not usage_due else CallStatus.TRUNCATED
+        return (
+            CallStatus.OK if self._finished and not usage_due else CallStatus.TRUNCATED
+        )
 
 
 class DialectResponseStream:
@@ -184,7 +193,11 @@ class DialectResponseStream:
 
     def result(self, *, complete: bool) -> ParsedCall:
         call = self._inner.result(complete=complete)
-        return call if self._final is None else _with_dialect(self._dialect, call, self._final)
+        return (
+            call
+            if self._final is None
+            else _with_dialect(self._dialect, call, self._final)
+        )
 
 
 def _may_end_response(event: ServerSentEvent) -> bool:
@@ -212,6 +225,3 @@ def _with_dialect(
         usage_source=usage_source(usage),
         reported_cost_usd=reported_cost(dialect, raw),
     )
-
-
-ReaderFor = Callable[[str, Dialect, RequestInfo, ResponseHead], ResponseReader]

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
-from spendtap.event import Api
+from spendtap.event import Api, CallStatus
 from spendtap.providers.anthropic_messages import MessageStream, read_message_json
 from spendtap.providers.base import (
     ParsedCall,
@@ -28,9 +29,13 @@ from spendtap.providers.base import (
     Route,
 )
 from spendtap.providers.framing import (
+    JsonBodyReader,
     NoStream,
+    as_object,
     as_text,
     call_template,
+    error_type_of,
+    is_success,
     open_reader,
 )
 from spendtap.providers.sse import ServerSentEvent
@@ -65,6 +70,8 @@ def read_messages(request: RequestInfo, head: ResponseHead) -> ResponseReader:
         region=vertex_region(request.host, target),
     )
     adjust = _adjuster(template)
+    if not is_success(head.status):
+        return JsonBodyReader(template, read_vertex_error)
     return open_reader(
         head,
         template,
@@ -81,7 +88,17 @@ def read_count_tokens(request: RequestInfo, head: ResponseHead) -> ResponseReade
     if target is not None and target.model != COUNT_TOKENS_MODEL:
         template = dataclasses.replace(template, model_requested=target.model)
     template = dataclasses.replace(template, region=vertex_region(request.host, target))
+    if not is_success(head.status):
+        return JsonBodyReader(template, read_vertex_error)
     return open_reader(head, template, lambda t, _: t, lambda: NoStream(template))
+
+
+def read_vertex_error(template: ParsedCall, body: dict[str, Any]) -> ParsedCall:
+    """An error body in Anthropic's shape, or in Google's (``error.status``)."""
+    error_type = error_type_of(body) or as_text(
+        as_object(body.get("error")).get("status")
+    )
+    return dataclasses.replace(template, status=CallStatus.ERROR, error_type=error_type)
 
 
 def _adjuster(template: ParsedCall) -> Adjust:

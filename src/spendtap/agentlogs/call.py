@@ -1,0 +1,48 @@
+"""One AI call as an agent's own records describe it, before context and price.
+
+Every log format and the OTLP receiver turn what they read into ``AgentCall``
+records; ``events.EventFactory`` adds the laptop's context and the list price and
+makes the usage event. ``key`` is the call's identity within its capture source:
+the event id is derived from it, so reading the same record again gives the same
+event id and re-importing never counts a call twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from spendtap.event import Api, CallStatus, CaptureSource, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    source: CaptureSource
+    key: tuple[str, ...]
+    agent: str
+    provider: str
+    api: Api
+    model: str | None
+    usage: Usage
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_ms: int | None = None
+    request_id: str | None = None
+    response_id: str | None = None
+    session_id: str | None = None
+    agent_version: str | None = None
+    #: Working directory of the agent when it made the call.
+    cwd: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    #: The git remote URL the record names (normalised later, credentials dropped).
+    remote: str | None = None
+    #: An identity the record itself names (an account email), if any.
+    user: str | None = None
+    service_tier: str | None = None
+    region: str | None = None
+    #: What the agent itself said the call cost, kept beside our list price.
+    agent_cost_usd: Decimal | None = None
+    streaming: bool = True
+    status: CallStatus = CallStatus.OK

@@ -1,0 +1,90 @@
+"""JSON Lines files read as bytes, a bounded chunk at a time.
+
+Agent logs are append-only JSON Lines files, some of them hundreds of megabytes, that
+the agent may still be writing while we read. ``read_lines`` hands out complete
+lines (ending in a newline) with the offset just past each, so a reader can stop and
+later go on from where it was. What follows the last newline is kept apart as the
+file's *tail*: while an agent writes, it is a line not yet finished; in a file that
+is done, it is a truncated last line, or a last line written without a newline.
+
+Memory is bounded by ``CHUNK_BYTES`` plus the longest line; a line longer than
+``MAX_LINE_BYTES`` is skipped (and counted) without being held whole.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 4 * 1024 * 1024
+#: Transcript lines carry tool results and pasted images; a line past this is skipped.
+MAX_LINE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ReadState:
+    """Where reading one file got to, and what it found that is not a line."""
+
+    offset: int = 0
+    #: Bytes after the last newline (not yet a complete line).
+    tail: bytes = b""
+    #: Lines skipped for being longer than ``MAX_LINE_BYTES``.
+    overlong: int = 0
+
+
+def read_lines(path: Path, state: ReadState) -> Iterator[bytes]:
+    """Complete lines of ``path`` from ``state.offset`` on, without their newline.
+
+    ``state.offset`` moves past each line as it is handed out, and ``state.tail``
+    holds what follows the last newline when the file ends. A file that shrank
+    below the offset (rewritten) is read again from the start.
+    """
+    try:
+        handle = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        log.warning("agentlogs.file.unreadable path=%s error=%s", path, exc.strerror)
+        return
+    with handle:
+        if os.fstat(handle.fileno()).st_size < state.offset:
+            log.info("agentlogs.file.rewritten path=%s", path)
+            state.offset = 0
+        handle.seek(state.offset)
+        yield from _split(handle, state, path)
+
+
+def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[bytes]:
+    read = handle.read
+    carry = b""
+    skipping = False  # inside a line that is already too long
+    while True:
+        chunk = read(CHUNK_BYTES)
+        if not chunk:
+            break
+        lines = chunk.split(b"\n")
+        last = lines.pop()
+        if carry and lines:
+            lines[0] = carry + lines[0]
+            carry = b""
+        for line in lines:
+            state.offset += len(line) + 1
+            if skipping:
+                skipping = False
+                continue
+            yield line
+        carry += last
+        if len(carry) > MAX_LINE_BYTES:
+            state.offset += len(carry)
+            carry = b""
+            if not skipping:
+                state.overlong += 1
+                log.warning(
+                    "agentlogs.line.overlong path=%s offset=%d", path, state.offset
+                )
+            skipping = True
+    state.tail = b"" if skipping else carry
