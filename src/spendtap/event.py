@@ -32,6 +32,8 @@ class Api(enum.StrEnum):
     GENERATE_CONTENT = "generate_content"
     INVOKE = "invoke"
     CONVERSE = "converse"
+    REALTIME = "realtime"
+    BATCH = "batch"
     WEB_CHAT = "web_chat"
 
 

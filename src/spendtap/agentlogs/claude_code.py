@@ -54,6 +54,8 @@ UNKNOWN_BRANCH = "HEAD"
 #: Seconds without a new line before a followed response is taken as finished.
 SETTLE_S = 2.0
 _USAGE_MARK = b'"usage"'
+_CONTENT_MARK = b'"content":['
+_STOP_MARK = b'],"stop_reason":'
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -135,31 +137,28 @@ class TranscriptFile:
         self.path = path
         self._pending: dict[str, list[_Response]] = {}
 
-    def feed(self, line: bytes) -> None:
-        self._stats.lines += 1
-        if _USAGE_MARK not in line:
-            return
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            self._stats.invalid_lines += 1
-            return
-        if isinstance(record, dict):
-            self._take(record)
+    def feed(self, lines: list[bytes]) -> None:
+        self._stats.lines += len(lines)
+        for line in lines:
+            if line.rfind(_USAGE_MARK) < 0:
+                continue  # not a response (most bytes are tool results)
+            record = _read_response_line(line)
+            if record is None:
+                self._stats.invalid_lines += 1
+            else:
+                self._take(record)
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""
         if not tail.strip():
             return True
-        try:
-            record = orjson.loads(tail)
-        except orjson.JSONDecodeError:
+        record = _decode(tail)
+        if record is None:
             self._stats.truncated_lines += 1
             log.warning("agentlogs.claude_code.line_truncated path=%s", self.path)
             return False
         self._stats.lines += 1
-        if isinstance(record, dict):
-            self._take(record)
+        self._take(record)
         return True
 
     def settle(self, *, final: bool) -> list[AgentCall]:
@@ -271,6 +270,37 @@ def to_call(line: Mapping[str, Any], response: _Response) -> AgentCall:
         service_tier=_text(usage.get("service_tier")),
         region=usage_region(usage) or None,
     )
+
+
+def _read_response_line(line: bytes) -> dict[str, Any] | None:
+    """A response line as a JSON object, without decoding its content blocks.
+
+    Claude Code writes ``"content":[...]`` ahead of ``"stop_reason"`` and the usage;
+    the blocks are the bulk of the line and are never needed, so the line is read
+    with an empty content list when it has that shape. Anything else (spaced JSON,
+    another key order) is decoded whole. None when the line is not a JSON object.
+    """
+    start = line.find(_CONTENT_MARK)
+    if start >= 0:
+        stop = line.rfind(_STOP_MARK)
+        if stop > start:
+            record = _decode(line[: start + len(_CONTENT_MARK)] + line[stop:])
+            if record is not None and _is_response(record):
+                return record
+    return _decode(line)
+
+
+def _is_response(record: dict[str, Any]) -> bool:
+    message = record.get("message")
+    return isinstance(message, dict) and "id" in message and "usage" in message
+
+
+def _decode(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def sorted_by_age(paths: Iterable[Path]) -> list[Path]:

@@ -29,8 +29,8 @@ FOLLOW_INTERVAL_S = 1.0
 class LogFile(Protocol):
     """One log file being read; its calls come out when they are finished."""
 
-    def feed(self, line: bytes) -> None:
-        """Take one complete line (without its newline). Never raises."""
+    def feed(self, lines: list[bytes]) -> None:
+        """Take complete lines (without their newline). Never raises."""
 
     def feed_tail(self, tail: bytes) -> bool:
         """Take an unterminated last line; False (and counted) when cut short."""
@@ -133,9 +133,8 @@ class LogImporter:
             return  # nothing new
         log_file = self._files[path]
         overlong = state.overlong
-        for line in read_lines(path, state):
-            if line:
-                log_file.feed(line)
+        for lines in read_lines(path, state):
+            log_file.feed(lines)
         self.stats.overlong_lines += state.overlong - overlong
         if tails and state.tail:
             log_file.feed_tail(state.tail)

@@ -2,8 +2,8 @@
 
 Agent logs are append-only JSON Lines files, some of them hundreds of megabytes, that
 the agent may still be writing while we read. ``read_lines`` hands out complete
-lines (ending in a newline) with the offset just past each, so a reader can stop and
-later go on from where it was. What follows the last newline is kept apart as the
+lines (ending in a newline), a chunk's worth at a time, and keeps the offset just
+past the last one handed out, so a reader can stop and later go on from there. What follows the last newline is kept apart as the
 file's *tail*: while an agent writes, it is a line not yet finished; in a file that
 is done, it is a truncated last line, or a last line written without a newline.
 
@@ -38,10 +38,11 @@ class ReadState:
     overlong: int = 0
 
 
-def read_lines(path: Path, state: ReadState) -> Iterator[bytes]:
-    """Complete lines of ``path`` from ``state.offset`` on, without their newline.
+def read_lines(path: Path, state: ReadState) -> Iterator[list[bytes]]:
+    """Complete lines of ``path`` from ``state.offset`` on, without their newline,
+    in batches (one per chunk read).
 
-    ``state.offset`` moves past each line as it is handed out, and ``state.tail``
+    ``state.offset`` moves past each batch as it is handed out, and ``state.tail``
     holds what follows the last newline when the file ends. A file that shrank
     below the offset (rewritten) is read again from the start.
     """
@@ -58,7 +59,7 @@ def read_lines(path: Path, state: ReadState) -> Iterator[bytes]:
         yield from _split(handle, state, path)
 
 
-def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[bytes]:
+def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[list[bytes]]:
     read = handle.read
     carry = b""
     skipping = False  # inside a line that is already too long
@@ -68,15 +69,15 @@ def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[bytes]:
             break
         lines = chunk.split(b"\n")
         last = lines.pop()
-        if carry and lines:
-            lines[0] = carry + lines[0]
-            carry = b""
-        for line in lines:
-            state.offset += len(line) + 1
+        if lines:
+            state.offset += len(chunk) - len(last) + len(carry)
+            if carry:
+                lines[0] = carry + lines[0]
+                carry = b""
             if skipping:
+                del lines[0]
                 skipping = False
-                continue
-            yield line
+            yield lines
         carry += last
         if len(carry) > MAX_LINE_BYTES:
             state.offset += len(carry)
@@ -87,4 +88,7 @@ def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[bytes]:
                     "agentlogs.line.overlong path=%s offset=%d", path, state.offset
                 )
             skipping = True
-    state.tail = b"" if skipping else carry
+    if skipping:  # the file ends inside a line too long to keep
+        state.offset += len(carry)
+        carry = b""
+    state.tail = carry

@@ -13,6 +13,7 @@ shipper; nothing is counted twice. Counters (``_total``):
     spendtap_shipper_shipped_events_total       events the engine acknowledged
     spendtap_shipper_batches_total              batches the engine acknowledged
     spendtap_shipper_failures_total             posts that failed
+    spendtap_shipper_duplicate_events_total     re-sent events the engine already had
 
 Gauges: ``spendtap_spool_depth_events``, ``spendtap_spool_size_bytes``,
 ``spendtap_spool_oldest_event_age_seconds``, ``spendtap_spool_dead_events``,
@@ -116,6 +117,11 @@ class CollectorMetrics(Collector):
             "shipper_batches", "batches the engine acknowledged", stats.batches
         )
         yield _counter("shipper_failures", "posts that failed", stats.failures)
+        yield _counter(
+            "shipper_duplicate_events",
+            "events sent again that the engine already had",
+            stats.duplicates,
+        )
         last = stats.last_success_at.timestamp() if stats.last_success_at else 0.0
         yield _gauge(
             "shipper_last_success_timestamp_seconds",

@@ -97,6 +97,7 @@ class ShipperStats:
     last_error_at: datetime | None = None
     consecutive_failures: int = 0
     drop_records_shipped: int = 0
+    duplicates: int = 0  # events the engine said it already had (re-sends)
 
 
 class _Retry(Exception):
@@ -167,6 +168,7 @@ class Shipper:
         self._failures = 0
         self._dead = 0
         self._drops_shipped = 0
+        self._duplicates = 0
         self._last_success_at: datetime | None = None
         self._last_attempt_at: datetime | None = None
         self._last_error: str | None = None
@@ -221,6 +223,7 @@ class Shipper:
                 last_error_at=self._last_error_at,
                 consecutive_failures=self._streak,
                 drop_records_shipped=self._drops_shipped,
+                duplicates=self._duplicates,
             )
 
     def ship_drops_once(self, timeout: float | None = None) -> ShipResult:
@@ -372,6 +375,7 @@ class Shipper:
             self._shipped += tally.shipped
             self._batches += tally.batches
             self._dead += tally.dead
+            self._duplicates += tally.duplicates
             if tally.batches:
                 self._last_success_at = datetime.now(UTC)
             self._state_dirty = True

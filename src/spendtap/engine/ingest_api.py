@@ -1,30 +1,45 @@
-"""``POST /v1/events``: validate a batch whole, then store it once."""
+"""``POST /v1/events``: validate a batch whole, then store it once.
+
+A shipper may send ``X-Spendtap-Sent-At`` (RFC 3339, its own clock): when it is more
+than 300 s from the engine's clock, the stored events are flagged ``clock_skew_s`` and
+counted in /metrics. The events keep the laptop's times either way.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from spendtap.engine.access import Principal, needs_ingest
 from spendtap.engine.body import decode_body, read_body
-from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
+from spendtap.engine.http_errors import ApiError, ErrorCode, ErrorOut, Problem
 from spendtap.engine.schema import BatchIn, parse_batch
-from spendtap.engine.state import EngineState, engine_state, require_token
+from spendtap.engine.state import EngineState, engine_state
 from spendtap.engine.store import StoreResult, store_batch
+from spendtap.engine.timestamps import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
+router = APIRouter(tags=["ingest"])
+SENT_AT_HEADER = "X-Spendtap-Sent-At"
 
 
 class IngestResult(BaseModel):
-    accepted: int
-    duplicates: int
+    accepted: int = Field(description="events stored now")
+    duplicates: int = Field(
+        description="events not stored again: id already known (or repeated in the "
+        "batch), or the same call as one from another capture source"
+    )
+    cross_source_duplicates: int = Field(
+        0, description="the part of duplicates linked to another source's call"
+    )
 
 
 _BATCH_DOC = {
@@ -34,15 +49,15 @@ _BATCH_DOC = {
         "content": {"application/json": {"schema": BatchIn.model_json_schema()}},
     }
 }
-_ERROR_DOC = {"description": "the error shape: {error: {code, message, details}}"}
+_ERROR_DOC = {"model": ErrorOut, "description": "the error shape"}
 
 
 @router.post(
     "/v1/events",
-    dependencies=[Depends(require_token)],
     openapi_extra=_BATCH_DOC,
     responses={
         401: _ERROR_DOC,
+        403: _ERROR_DOC,
         413: _ERROR_DOC,
         415: _ERROR_DOC,
         422: _ERROR_DOC,
@@ -51,7 +66,9 @@ _ERROR_DOC = {"description": "the error shape: {error: {code, message, details}}
     summary="Ingest a batch of usage events",
 )
 async def ingest_events(
-    request: Request, state: Annotated[EngineState, Depends(engine_state)]
+    request: Request,
+    state: Annotated[EngineState, Depends(engine_state)],
+    principal: Annotated[Principal, Depends(needs_ingest)],
 ) -> IngestResult:
     """Store each new event once; a batch with any bad event is rejected whole."""
     limit = state.limits.max_body_bytes
@@ -66,24 +83,53 @@ async def ingest_events(
             exc.code,
             len(exc.details),
         )
+        state.metrics.rejected(exc.code)
         raise
     received_at = datetime.now(UTC)
+    sent_at = _sent_at(request.headers.get(SENT_AT_HEADER))
+    started = time.perf_counter()
     try:
         result: StoreResult = await run_in_threadpool(
-            store_batch, state.db, events, received_at
+            lambda: store_batch(
+                state.db,
+                events,
+                received_at,
+                sent_at=sent_at,
+                shipped_by=principal.name,
+            )
         )
-    except OperationalError as exc:
+    except (OperationalError, IntegrityError) as exc:
         log.error(
             "engine.ingest.store_failed events=%d error=%s", len(events), exc.orig
         )
+        state.metrics.rejected(ErrorCode.DATABASE_UNAVAILABLE)
         raise _database_unavailable() from exc
+    state.metrics.stored(result, time.perf_counter() - started)
     log.info(
-        "engine.ingest.batch events=%d accepted=%d duplicates=%d",
+        "engine.ingest.batch events=%d accepted=%d duplicates=%d cross_source=%d "
+        "clock_skewed=%d",
         len(events),
         result.accepted,
         result.duplicates,
+        result.cross_source_duplicates,
+        result.clock_skewed,
     )
-    return IngestResult(accepted=result.accepted, duplicates=result.duplicates)
+    return IngestResult(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        cross_source_duplicates=result.cross_source_duplicates,
+    )
+
+
+def _sent_at(header: str | None) -> datetime | None:
+    """The sender's clock from its header; a bad value is logged and ignored."""
+    if header is None:
+        return None
+    try:
+        return parse_rfc3339(header.strip())
+    except ValueError:
+        log.warning("engine.ingest.sent_at_unreadable length=%d", len(header))
+        return None
 
 
 def _database_unavailable() -> ApiError:

@@ -1,23 +1,23 @@
-"""The report query: sums per chosen dimensions over a time window, from rollups only.
+"""The report: sums per chosen dimensions over a time window, biggest cost first.
 
-The window is matched at the rollup's grain, the UTC hour: a bucket counts when it
-overlaps ``[since, until)``, so ``since`` is in effect rounded down to its hour.
+The window is matched at the hour, as the first engine did: ``since`` is rounded
+down and ``until`` up to a whole UTC hour. The sums come from the rollups
+(:mod:`spendtap.engine.query`); the totals also say how many events collectors
+reported as dropped in the window (drop records).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine
 
+from spendtap.engine.drops import dropped_in_window
 from spendtap.engine.money import nanos_to_usd
-from spendtap.engine.rollup import DIMENSIONS, MEASURES, NO_VALUE, Dimension, Measures
-from spendtap.engine.tables import rollup_hourly
-from spendtap.engine.timestamps import hour_start
+from spendtap.engine.query import Bucket, SpendQuery, run_spend
+from spendtap.engine.rollup import DIMENSIONS, Dimension, Measures
 
 #: The token sums a report shows, in order (web searches stay in the rollup only).
 REPORTED_TOKENS: tuple[str, ...] = (
@@ -29,6 +29,7 @@ REPORTED_TOKENS: tuple[str, ...] = (
     "reasoning_tokens",
 )
 ALLOWED_BY = ", ".join(DIMENSIONS)
+_HOUR = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Report:
     by: tuple[Dimension, ...]
     rows: tuple[ReportRow, ...]
     totals: Measures
+    dropped_events: int = 0
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -61,7 +63,8 @@ class Report:
             dict(zip(self.names, row.values, strict=True)) | measures_json(row.measures)
             for row in self.rows
         ]
-        return {"rows": rows, "totals": measures_json(self.totals)}
+        totals = measures_json(self.totals) | {"dropped_events": self.dropped_events}
+        return {"rows": rows, "totals": totals}
 
 
 def measures_json(measures: Measures) -> dict[str, object]:
@@ -73,10 +76,10 @@ def measures_json(measures: Measures) -> dict[str, object]:
     return out
 
 
-def parse_dimensions(text: str) -> tuple[Dimension, ...]:
+def parse_dimensions(text: str, *, allow_none: bool = False) -> tuple[Dimension, ...]:
     """``model,provider`` as dimensions, in order, without repeats; else ValueError."""
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
-    if not names:
+    if not names and not allow_none:
         raise ValueError(f"no dimension given; the allowed values are {ALLOWED_BY}")
     unknown = [name for name in names if name not in DIMENSIONS]
     if unknown:
@@ -86,43 +89,26 @@ def parse_dimensions(text: str) -> tuple[Dimension, ...]:
     return tuple(dict.fromkeys(Dimension(name) for name in names))
 
 
+def hour_window(
+    since: datetime | None, until: datetime | None
+) -> tuple[int | None, int | None]:
+    """``[since, until)`` widened to whole UTC hours, in seconds since the epoch."""
+    start = None if since is None else int(since.timestamp()) // _HOUR * _HOUR
+    end = None if until is None else -(-until.timestamp() // _HOUR) * _HOUR
+    return start, None if end is None else int(end)
+
+
 def run_report(engine: Engine, query: ReportQuery) -> Report:
     """Sums per distinct value of ``query.by`` in the window, biggest cost first."""
-    keys = [rollup_hourly.c[d.value] for d in query.by]
-    sums = [func.sum(rollup_hourly.c[name]).label(name) for name in MEASURES]
-    stmt = select(*keys, *sums).group_by(*keys)
-    if query.since is not None:
-        stmt = stmt.where(rollup_hourly.c.hour_start >= hour_start(query.since))
-    if query.until is not None:
-        stmt = stmt.where(
-            rollup_hourly.c.hour_start < math.ceil(query.until.timestamp())
-        )
-    with engine.connect() as conn:
-        rows = [_report_row(row, len(keys)) for row in conn.execute(stmt)]
+    since, until = hour_window(query.since, query.until)
+    spend = SpendQuery(by=query.by, bucket=Bucket.NONE, since=since, until=until)
+    rows = [ReportRow(r.values, r.measures) for r in run_spend(engine, spend)]
     rows.sort(key=_biggest_first)
     totals = Measures()
     for row in rows:
         totals = totals.plus(row.measures)
-    return Report(by=query.by, rows=tuple(rows), totals=totals)
-
-
-def _report_row(row: Row[tuple[object, ...]], key_count: int) -> ReportRow:
-    values = tuple(_dimension_value(v) for v in row[:key_count])
-    sums = dict(zip(MEASURES, (_as_int(v) for v in row[key_count:]), strict=True))
-    return ReportRow(values=values, measures=Measures.of_sums(sums))
-
-
-def _dimension_value(value: object) -> str | None:
-    return None if value is None or value == NO_VALUE else str(value)
-
-
-def _as_int(value: object) -> int | None:
-    """A SUM as int: SQLite gives int, PostgreSQL gives Decimal for BIGINT sums."""
-    if value is None:
-        return None
-    if isinstance(value, int | Decimal):
-        return int(value)
-    raise TypeError(f"a rollup sum is {type(value).__name__}, expected an integer")
+    dropped = dropped_in_window(engine, since, until)
+    return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
 
 
 def _biggest_first(row: ReportRow) -> tuple[bool, int, int, Sequence[tuple[bool, str]]]:

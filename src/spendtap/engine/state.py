@@ -1,19 +1,15 @@
-"""What the routes share (database, token, limits), and the token check."""
+"""What the routes share: database, access gate, limits, metrics and configuration."""
 
 from __future__ import annotations
 
-import hmac
-import logging
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
 from sqlalchemy import Engine
 
-from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
-
-log = logging.getLogger(__name__)
+from spendtap.engine.access import AccessPolicy, Gate
+from spendtap.engine.metrics import EngineMetrics
 
 #: Largest batch body, before and after gzip; a shipper splits bigger batches.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
@@ -28,41 +24,33 @@ class IngestLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How an engine app runs, beyond its database URL."""
+
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    retain_events: timedelta | None = None
+    """Remove raw events older than this (rollups are kept); None keeps them all."""
+    retention_interval_s: float = 3600.0
+    feed_poll_s: float = 0.5
+    """How often a live feed looks for new events."""
+    migrate: bool = True
+    """Upgrade the schema on start; when False, refuse a database not at head."""
+
+
+@dataclass(frozen=True, slots=True)
 class EngineState:
     db: Engine
-    token: str | None
-    limits: IngestLimits
+    gate: Gate
+    metrics: EngineMetrics
+    config: EngineConfig
+
+    @property
+    def limits(self) -> IngestLimits:
+        return self.config.limits
 
 
 def engine_state(request: Request) -> EngineState:
     state = request.app.state.spendtap
     assert isinstance(state, EngineState)
     return state
-
-
-_bearer = HTTPBearer(auto_error=False, description="the engine's ingest token")
-
-
-def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Refuse with 401 unless the request has the engine's token (when one is set)."""
-    expected = engine_state(request).token
-    if expected is None:
-        return
-    if credentials is None:
-        reason, message = "missing", "no bearer token was sent"
-    elif not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        reason, message = "wrong", "the bearer token is not the engine's token"
-    else:
-        return
-    log.warning("engine.auth.rejected reason=%s path=%s", reason, request.url.path)
-    fix = "send the header Authorization: Bearer <the engine's ingest token>"
-    raise ApiError(
-        401,
-        ErrorCode.UNAUTHORIZED,
-        f"{message}; {fix}",
-        (Problem(message, fix, field="Authorization"),),
-        headers={"WWW-Authenticate": "Bearer"},
-    )

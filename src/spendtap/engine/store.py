@@ -334,11 +334,15 @@ def _link(
                 match.stored_id,
                 prepared.keys.capture_source,
                 match.matched_by.value,
-                ",".join(filled) or None,
+                ",".join(_contract_name(name) for name in filled) or None,
                 linked_at,
             )
         )
     return out
+
+
+def _contract_name(column: str) -> str:
+    return "agent_cost_usd" if column == "agent_cost_nanos" else column
 
 
 def _fill(target: list[object], row: tuple[object, ...]) -> list[str]:

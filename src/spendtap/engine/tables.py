@@ -22,6 +22,8 @@ as distinct, which would split one group into many rows).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -49,9 +51,9 @@ def _count(name: str) -> Column[int]:
     return Column(name, BigInteger, nullable=True)
 
 
-def event_columns() -> list[Column[object]]:
+def event_columns() -> list[Column[Any]]:
     """The columns of ``events`` after ``seq`` and ``started_ms`` (fresh objects)."""
-    columns: list[Column[object]] = [
+    columns: list[Column[Any]] = [
         Column("event_id", Text, nullable=False),
         _text("capture_source", nullable=False),
         _text("provider", nullable=False),

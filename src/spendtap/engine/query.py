@@ -1,0 +1,204 @@
+"""Spend and tokens by any dimensions over any window and bucket, from rollups only.
+
+A window ``[since, until)`` (minute-aligned) is cut into pieces each rollup grain can
+answer exactly: whole days from the daily table, the hours at either end from the
+hourly one, the minutes left over from the minute one. The pieces are read with one
+``UNION ALL`` (one snapshot) and summed per bucket and dimension values. Queries read
+the smallest cube with every dimension they group or filter by (rollup.CUBES), so a
+30-day report touches a few thousand rows however many events there are.
+
+Buckets are UTC. A missing dimension value is returned as None.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
+
+from spendtap.engine.rollup import (
+    CUBES,
+    GRAINS,
+    MEASURES,
+    NO_VALUE,
+    Cube,
+    Dimension,
+    Grain,
+    Measures,
+)
+from spendtap.engine.tables import rollups
+
+
+class Bucket(enum.StrEnum):
+    """The time bucket of a query's rows; NONE sums the whole window."""
+
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    NONE = "none"
+
+    @property
+    def grain(self) -> Grain | None:
+        return None if self is Bucket.NONE else Grain(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A part of the window one grain covers exactly (None: unbounded)."""
+
+    grain: Grain
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpendQuery:
+    by: tuple[Dimension, ...]
+    bucket: Bucket = Bucket.NONE
+    since: int | None = None
+    """Start, seconds since the epoch, a whole minute (None: from the beginning)."""
+    until: int | None = None
+    """End (exclusive), a whole minute (None: everything after since)."""
+    filters: tuple[tuple[Dimension, str | None], ...] = ()
+    """Dimension values the rows must have (None: the value is missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    bucket_start: int | None
+    values: tuple[str | None, ...]
+    """One value per dimension of the query, in its order; None where unknown."""
+    measures: Measures
+
+
+#: A row's position in the query's order: bucket start (if bucketed), then values.
+RowKey = tuple[int | str, ...]
+
+
+def plan(since: int | None, until: int | None, grains: Sequence[Grain]) -> list[Piece]:
+    """Pieces covering ``[since, until)``, coarsest grain first where it fits."""
+    if not grains:
+        raise ValueError(f"no grain covers [{since}, {until})")
+    grain, finer = grains[0], grains[1:]
+    size = grain.seconds
+    start = None if since is None else -(-since // size) * size
+    end = None if until is None else until // size * size
+    if start is not None and end is not None and start >= end:
+        return plan(since, until, finer) if since != until else []
+    pieces = [Piece(grain, start, end)]
+    if since is not None and start is not None and since < start:
+        pieces += plan(since, start, finer)
+    if until is not None and end is not None and end < until:
+        pieces += plan(end, until, finer)
+    return pieces
+
+
+def grains_for(bucket: Bucket) -> tuple[Grain, ...]:
+    """The grains whose buckets nest in ``bucket``'s, coarsest first."""
+    if bucket.grain is None:
+        return GRAINS
+    return tuple(g for g in GRAINS if g.seconds <= bucket.grain.seconds)
+
+
+def cube_for(dims: Sequence[Dimension]) -> Cube:
+    return next(cube for cube in CUBES if cube.covers(dims))
+
+
+def run_spend(
+    engine: Engine,
+    query: SpendQuery,
+    *,
+    limit: int | None = None,
+    after: RowKey | None = None,
+) -> list[SpendRow]:
+    """Rows ordered by bucket then dimension values; at most ``limit``, after
+    ``after`` (the key of the last row of the previous page)."""
+    inner = [_piece_select(query, piece, after) for piece in _pieces(query)]
+    if not inner:
+        return []
+    union = union_all(*inner).subquery()
+    keys = _key_names(query)
+    sums = [func.sum(union.c[m]).label(m) for m in MEASURES]
+    stmt = select(*(union.c[k] for k in keys), *sums).group_by(
+        *(union.c[k] for k in keys)
+    )
+    stmt = stmt.order_by(*(union.c[k] for k in keys))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with engine.connect() as conn:
+        return [_row(query, tuple(row)) for row in conn.execute(stmt)]
+
+
+def row_key(query: SpendQuery, row: SpendRow) -> RowKey:
+    values = tuple(NO_VALUE if v is None else v for v in row.values)
+    if query.bucket is Bucket.NONE:
+        return values
+    assert row.bucket_start is not None
+    return (row.bucket_start, *values)
+
+
+def _pieces(query: SpendQuery) -> list[Piece]:
+    return plan(query.since, query.until, grains_for(query.bucket))
+
+
+def _key_names(query: SpendQuery) -> list[str]:
+    names = [d.value for d in query.by]
+    return names if query.bucket is Bucket.NONE else ["bucket_start", *names]
+
+
+def _piece_select(query: SpendQuery, piece: Piece, after: RowKey | None) -> Select[*tuple[Any, ...]]:
+    cube = cube_for([*query.by, *(d for d, _ in query.filters)])
+    table = rollups[cube.table_name(piece.grain)]
+    time = table.c[piece.grain.column]
+    columns: list[ColumnElement[object]] = []
+    grain = query.bucket.grain
+    if grain is not None:
+        bucket = time if grain is piece.grain else time - time % grain.seconds
+        columns.append(bucket.label("bucket_start"))
+    columns += [table.c[d.value] for d in query.by]
+    columns += [table.c[m] for m in MEASURES]
+    conditions: list[ColumnElement[bool]] = []
+    if piece.start is not None:
+        conditions.append(time >= piece.start)
+    if piece.end is not None:
+        conditions.append(time < piece.end)
+    for dim, value in query.filters:
+        conditions.append(table.c[dim.value] == (NO_VALUE if value is None else value))
+    if after is not None:
+        conditions.append(tuple_(*columns[: len(after)]) > tuple_(*map(literal, after)))
+    return select(*columns).where(*conditions) if conditions else select(*columns)
+
+
+def _row(query: SpendQuery, row: tuple[object, ...]) -> SpendRow:
+    offset = 0 if query.bucket is Bucket.NONE else 1
+    count = len(query.by)
+    values = tuple(_dimension_value(v) for v in row[offset : offset + count])
+    sums = dict(zip(MEASURES, (_as_int(v) for v in row[offset + count :]), strict=True))
+    start = _as_int(row[0]) if offset else None
+    return SpendRow(bucket_start=start, values=values, measures=Measures.of_sums(sums))
+
+
+def _dimension_value(value: object) -> str | None:
+    return None if value is None or value == NO_VALUE else str(value)
+
+
+def _as_int(value: object) -> int | None:
+    """A SUM as int: SQLite gives int, PostgreSQL gives Decimal for BIGINT sums."""
+    if value is None:
+        return None
+    if isinstance(value, int | Decimal):
+        return int(value)
+    raise TypeError(f"a rollup sum is {type(value).__name__}, expected an integer")
