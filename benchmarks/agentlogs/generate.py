@@ -13,7 +13,7 @@ the request id and the usage. Like real transcripts it also has:
 - resumed sessions: a new session file that starts with a copy of an earlier
   session's lines (cross-file duplicates);
 - subagent (sidechain) lines, both inline and in ``<session>/subagents/``;
-- older lines without ``requestId``, summary lines and synthetic messages.
+- older one-line responses without ``requestId``, and summary lines.
 
 Nothing here is spaced JSON or has microsecond timestamps, so ccusage reads
 every line too and both tools must agree on the token totals.
@@ -80,38 +80,45 @@ class Session:
     parent: str | None = None
     out: list[str] = field(default_factory=list)
 
-    def base(self, kind: str, sidechain: bool = False) -> dict[str, Any]:
+    def line(
+        self, kind: str, message: dict[str, Any], sidechain: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        """A line with Claude Code 2.1's key order: the message first, then the
+        line's own keys, then where it was written."""
         self.clock += timedelta(milliseconds=self.corpus.rng.randint(200, 9000))
         line_uuid = str(uuid.UUID(int=self.corpus.rng.getrandbits(128)))
-        record = {
-            "parentUuid": self.parent,
-            "isSidechain": sidechain,
-            "userType": "external",
-            "cwd": self.cwd,
-            "sessionId": self.session_id,
-            "version": "2.1.197",
-            "gitBranch": self.branch,
-            "type": kind,
-            "uuid": line_uuid,
-            "timestamp": stamp(self.clock),
-        }
+        record: dict[str, Any] = {"parentUuid": self.parent, "isSidechain": sidechain}
+        if kind == "user":
+            record["type"] = "user"
+        record["message"] = message
+        record.update(extra)
+        if kind != "user":
+            record["type"] = kind
+        record["uuid"] = line_uuid
+        record["timestamp"] = stamp(self.clock)
+        record.update(
+            userType="external",
+            entrypoint="cli",
+            cwd=self.cwd,
+            sessionId=self.session_id,
+            version="2.1.197",
+            gitBranch=self.branch,
+        )
         self.parent = line_uuid
         return record
 
     def prompt(self) -> None:
-        record = self.base("user")
-        record["message"] = {"role": "user", "content": self.corpus.text(20, 400)}
-        self.emit(record)
+        message = {"role": "user", "content": self.corpus.text(20, 400)}
+        self.emit(self.line("user", message))
 
     def tool_result(self, tool_id: str, sidechain: bool) -> None:
-        record = self.base("user", sidechain)
         body = self.corpus.text(200, 6000)
-        record["message"] = {
+        message = {
             "role": "user",
             "content": [{"tool_use_id": tool_id, "type": "tool_result", "content": body}],
         }
-        record["toolUseResult"] = {"stdout": body, "stderr": "", "interrupted": False}
-        self.emit(record)
+        result = {"stdout": body, "stderr": "", "interrupted": False}
+        self.emit(self.line("user", message, sidechain, toolUseResult=result))
 
     def response(self, sidechain: bool = False) -> str | None:
         rng = self.corpus.rng
@@ -146,13 +153,14 @@ class Session:
                     "input": {"command": self.corpus.text(20, 800)},
                 }
             )
+        if request_id is None:
+            blocks = blocks[-1:]  # older versions wrote one line per response
         snapshot = rng.random() < 0.2
         for index, block in enumerate(blocks):
             line_usage = dict(usage)
             if snapshot and index == 0 and len(blocks) > 1:
                 line_usage["output_tokens"] = rng.randint(1, 4)
-            record = self.base("assistant", sidechain)
-            record["message"] = {
+            message = {
                 "id": message_id,
                 "type": "message",
                 "role": "assistant",
@@ -161,10 +169,10 @@ class Session:
                 "stop_reason": None if index < len(blocks) - 1 else "tool_use",
                 "stop_sequence": None,
                 "usage": line_usage,
+                "stop_details": None,
             }
-            if request_id is not None:
-                record["requestId"] = request_id
-            self.emit(record)
+            extra = {} if request_id is None else {"requestId": request_id}
+            self.emit(self.line("assistant", message, sidechain, **extra))
         self.corpus.responses += 1
         return tool_id
 
@@ -178,7 +186,9 @@ def write_session(corpus: Corpus, path: Path, lines: list[str]) -> None:
     corpus.lines += len(lines)
 
 
-def make_session(corpus: Corpus, project: int, when: datetime) -> Session:
+def make_session(
+    corpus: Corpus, project: int, when: datetime, subagent: bool = False
+) -> Session:
     rng = corpus.rng
     ticket = f"PAY-{rng.randint(100, 999)}"
     session = Session(
@@ -191,9 +201,9 @@ def make_session(corpus: Corpus, project: int, when: datetime) -> Session:
     for _ in range(rng.randint(3, 40)):
         session.prompt()
         for _ in range(rng.randint(1, 6)):
-            tool_id = session.response()
+            tool_id = session.response(sidechain=subagent)
             if tool_id is not None:
-                session.tool_result(tool_id, sidechain=False)
+                session.tool_result(tool_id, sidechain=subagent)
         if rng.random() < 0.15:
             for _ in range(rng.randint(1, 3)):
                 tool_id = session.response(sidechain=True)
@@ -222,7 +232,7 @@ def generate(out: Path, target_lines: int, seed: int) -> Corpus:
             lines.append(dumps({"type": "summary", "summary": "work", "leafUuid": "x"}))
         write_session(corpus, folder / f"{session.session_id}.jsonl", lines)
         if rng.random() < 0.08:
-            agent = make_session(corpus, project, when)
+            agent = make_session(corpus, project, when, subagent=True)
             sub = folder / session.session_id / "subagents" / "agent-a1.jsonl"
             write_session(corpus, sub, agent.out)
         previous[project] = session

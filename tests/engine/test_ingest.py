@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from spendtap.engine.schema import EventIn
 from spendtap.engine.state import IngestLimits
 from spendtap.event import EVENT_FIELDS
 
-from .conftest import EventFactory, QueryDb
+from .conftest import EventFactory, QueryDb, QueryDicts
 
 
 def post(client: TestClient, events: list[dict[str, Any]], **kw: Any) -> Any:
@@ -33,7 +34,7 @@ def test_event_model_has_exactly_the_usage_event_fields() -> None:
 
 
 def test_every_field_is_stored_with_cost_in_nano_usd_and_received_at(
-    client: TestClient, make_event: EventFactory, query_db: QueryDb
+    client: TestClient, make_event: EventFactory, query_dicts: QueryDicts
 ) -> None:
     sent = make_event(
         region="us",
@@ -48,13 +49,17 @@ def test_every_field_is_stored_with_cost_in_nano_usd_and_received_at(
     response = post(client, [sent])
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "duplicates": 0}
-    cursor_rows = query_db("SELECT * FROM events")
-    names = [row[1] for row in query_db("PRAGMA table_info(events)")]
-    stored = dict(zip(names, cursor_rows[0], strict=True))
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "cross_source_duplicates": 0,
+    }
+    (stored,) = query_dicts("SELECT * FROM events")
     for field in EVENT_FIELDS:
         if field == "cost_usd":
             assert stored["cost_nanos"] == 123_456_789
+        elif field == "agent_cost_usd":
+            assert stored["agent_cost_nanos"] is None
         elif field == "streaming":
             assert stored[field] == 1
         else:
@@ -101,7 +106,11 @@ def test_gzip_body_is_accepted(
         headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
     )
 
-    assert response.json() == {"accepted": 2, "duplicates": 0}
+    assert response.json() == {
+        "accepted": 2,
+        "duplicates": 0,
+        "cross_source_duplicates": 0,
+    }
     assert count_events(query_db) == 2
 
 
@@ -131,7 +140,11 @@ def test_unknown_content_encoding_is_415(client: TestClient) -> None:
 
 
 def test_empty_batch_is_accepted_as_nothing(client: TestClient) -> None:
-    assert post(client, []).json() == {"accepted": 0, "duplicates": 0}
+    assert post(client, []).json() == {
+        "accepted": 0,
+        "duplicates": 0,
+        "cross_source_duplicates": 0,
+    }
 
 
 def test_same_event_id_twice_in_one_batch_is_stored_once(
@@ -142,7 +155,11 @@ def test_same_event_id_twice_in_one_batch_is_stored_once(
 
     response = post(client, [first, again, make_event()])
 
-    assert response.json() == {"accepted": 2, "duplicates": 1}
+    assert response.json() == {
+        "accepted": 2,
+        "duplicates": 1,
+        "cross_source_duplicates": 0,
+    }
     assert query_db("SELECT input_tokens FROM events WHERE event_id='dup-1'") == [(10,)]
     assert query_db("SELECT SUM(calls) FROM rollup_hourly") == [(2,)]
 
@@ -156,7 +173,11 @@ def test_repeated_batch_is_all_duplicates_and_changes_nothing(
 
     response = post(client, batch)
 
-    assert response.json() == {"accepted": 0, "duplicates": 3}
+    assert response.json() == {
+        "accepted": 0,
+        "duplicates": 3,
+        "cross_source_duplicates": 0,
+    }
     assert count_events(query_db) == 3
     assert query_db("SELECT * FROM rollup_hourly") == rollup_before
 
@@ -199,11 +220,13 @@ def test_concurrent_overlapping_batches_store_each_event_once(
     ]
 
 
-def test_database_folder_is_created_and_in_wal_mode(
-    client: TestClient, db_path: Path, query_db: QueryDb
-) -> None:
-    assert db_path.is_file()
-    assert query_db("PRAGMA journal_mode") == [("wal",)]
+def test_sqlite_database_folder_is_created_and_in_wal_mode(sqlite_path: Path) -> None:
+    with TestClient(create_app(f"sqlite:///{sqlite_path}")):
+        pass
+
+    assert sqlite_path.is_file()
+    with sqlite3.connect(sqlite_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
 
 
 def test_healthz_answers_ok(client: TestClient) -> None:
@@ -222,7 +245,7 @@ def test_openapi_spec_documents_the_batch_with_every_event_field(
     body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
     schema = body["application/json"]["schema"]
     event = schema["$defs"]["EventIn"]
-    assert set(event["required"]) == set(EVENT_FIELDS)
+    assert set(event["required"]) == set(EVENT_FIELDS) - {"agent_cost_usd"}
     assert event["additionalProperties"] is False
 
 
@@ -307,7 +330,11 @@ class TestToken:
             guarded, [make_event()], headers={"Authorization": "Bearer s3cret"}
         )
 
-        assert response.json() == {"accepted": 1, "duplicates": 0}
+        assert response.json() == {
+            "accepted": 1,
+            "duplicates": 0,
+            "cross_source_duplicates": 0,
+        }
 
     def test_report_needs_the_token_and_healthz_does_not(
         self, guarded: TestClient

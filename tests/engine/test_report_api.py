@@ -133,7 +133,7 @@ def test_report_body_has_only_rows_and_totals(
     body = exact(client.get("/v1/report", params={"by": "model"}).text)
 
     assert set(body) == {"rows", "totals"}
-    assert set(body["totals"]) == MEASURE_KEYS
+    assert set(body["totals"]) == MEASURE_KEYS | {"dropped_events"}
     assert body["totals"]["calls"] == 12
     assert body["totals"]["input_tokens"] == sum(range(12)) * 10
     assert body["totals"]["cost_usd"] == Decimal("0.078")  # (1 + ... + 12) / 1000
@@ -198,6 +198,7 @@ def test_empty_window_has_no_rows_and_null_totals(client: TestClient) -> None:
             **dict.fromkeys(SHOWN_TOKENS),
             "cost_usd": None,
             "unpriced_calls": 0,
+            "dropped_events": 0,
         },
     }
 

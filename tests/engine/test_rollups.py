@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+
+from spendtap.engine.rebuild import rollup_columns, rollup_select_sql
+from spendtap.engine.rollup import CUBES, GRAINS
+from spendtap.engine.tables import rollups
 
 from .conftest import EventFactory, QueryDb
 
@@ -23,7 +28,7 @@ TOKENS = (
 )
 DIMS = ("model", "provider", "agent", "user", "repo", "ticket")
 ROLLUP_SQL = (
-    "SELECT hour_start, model, provider, agent, user, repo, ticket, calls, "
+    'SELECT hour_start, model, provider, agent, "user", repo, ticket, calls, '
     + ", ".join(TOKENS)
     + ", cost_nanos, unpriced_calls FROM rollup_hourly"
 )
@@ -134,3 +139,34 @@ def test_unpriced_calls_are_counted_and_cost_is_null_when_all_are_unpriced(
         "SELECT model, calls, cost_nanos, unpriced_calls FROM rollup_hourly"
     )
     assert sorted(rows) == [("a", 2, None, 2), ("b", 2, 250_000_000, 1)]
+
+
+@pytest.mark.parametrize("table", sorted(rollups))
+def test_every_rollup_table_equals_a_recount_of_the_raw_events(
+    client: TestClient, make_event: EventFactory, query_db: QueryDb, table: str
+) -> None:
+    events = random_events(make_event, 120, seed=5)
+    twins = [
+        {
+            **event,
+            "event_id": event["event_id"] + "-log",
+            "capture_source": "claude_code_log",
+            "agent_cost_usd": 0.5,
+            "session_id": None,
+        }
+        for event in events[::7]
+    ]
+    mixed = events + twins
+    for start in range(0, len(mixed), 25):
+        batch = mixed[start : start + 25] + mixed[max(0, start - 3) : start]
+        assert client.post("/v1/events", json={"events": batch}).status_code == 200
+    cube, grain = next(
+        (c, g) for c in CUBES for g in GRAINS if c.table_name(g) == table
+    )
+    columns = ", ".join(f'"{c}"' for c in rollup_columns(cube, grain))
+
+    kept = query_db(f"SELECT {columns} FROM {table}")
+    recount = query_db(rollup_select_sql(cube, grain))
+
+    assert len(kept) > 3
+    assert sorted(kept) == sorted(recount)

@@ -11,7 +11,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from spendtap.engine.app import DB_URL_ENV, TOKEN_ENV, app_from_environment, create_app
-from spendtap.engine.server import EngineServer, serve
+from spendtap.engine.server import EngineServer, close_app, serve
 from spendtap.errors import ConfigError, EngineError
 
 from .conftest import EventFactory
@@ -36,12 +36,17 @@ def test_server_in_a_thread_answers_on_its_bound_port(
         server.stop()
 
     assert health.json() == {"status": "ok"}
-    assert ingest.json() == {"accepted": 1, "duplicates": 0}
+    assert ingest.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "cross_source_duplicates": 0,
+    }
     assert not server.server.started or server.server.should_exit
 
 
 def test_serve_returns_an_unstarted_uvicorn_server(db_url: str) -> None:
     server = serve(db_url, "127.0.0.1", 0)
+    close_app(server)
 
     assert isinstance(server, uvicorn.Server)
     assert not server.started

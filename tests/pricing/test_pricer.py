@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -15,7 +16,8 @@ import pytest
 
 from spendtap.event import CostStatus, Usage
 from spendtap.pricing import PRICE_DATA, Pricer
-from spendtap.pricing.pricer import model_refs, price_context
+from spendtap.pricing.card import normalise_tier, price_context
+from spendtap.pricing.pricer import model_refs
 
 M = Decimal(1_000_000)
 AT = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
@@ -256,16 +258,43 @@ def test_vertex_claude_is_priced_under_google(pricer: Pricer) -> None:
 
 
 def test_flex_service_tier_uses_its_price_from_its_start_date(pricer: Pricer) -> None:
-    # o3 flex: 1 in / 4 out from 2026-10-12; before that the standard 2 / 8
+    # o3 flex in the data: 1 in / 4 out from 2026-10-12. Before that the data has no
+    # flex price and rule R008 (flex at Batch API rates, 50%) supplies it: 1 / 4 too.
     usage = Usage(input_tokens=1_000, output_tokens=1_000)
     late = datetime(2026, 11, 1, tzinfo=UTC)
+    before_flex_existed = datetime(2025, 4, 1, tzinfo=UTC)
 
     flex = pricer.price("openai", "o3", usage, late, service_tier="flex")
     early = pricer.price("openai", "o3", usage, AT, service_tier="flex")
+    too_early = pricer.price(
+        "openai", "o3", usage, before_flex_existed, service_tier="flex"
+    )
 
-    assert flex.cost_usd == Decimal("0.005")
+    assert flex.cost_usd == (1_000 * 1 + 1_000 * 4) / M == Decimal("0.005")
     assert flex.price_ref == f"{PRICE_DATA}:openai/o3;service_tier=flex"
-    assert early.cost_usd == Decimal("0.01")
+    assert early.cost_usd == (1_000 * 1 + 1_000 * 4) / M
+    assert early.price_ref == f"{PRICE_DATA}:openai/o3;tier=flex;rules=R008"
+    # before 2025-04-17 no rule covers flex: standard o3 rates (10 / 40 until
+    # 2025-06-10), flagged in price_ref
+    assert too_early.cost_usd == (1_000 * 10 + 1_000 * 40) / M
+    assert too_early.price_ref == f"{PRICE_DATA}:openai/o3;tier=flex(standard rates)"
+
+
+def test_priority_tier_without_a_price_is_standard_and_flagged(
+    pricer: Pricer, caplog: pytest.LogCaptureFixture
+) -> None:
+    usage = Usage(input_tokens=1_000, output_tokens=1_000)
+
+    with caplog.at_level(logging.WARNING, logger="spendtap.pricing.pricer"):
+        price = pricer.price(
+            "anthropic", "claude-haiku-4-5", usage, AT, service_tier="priority"
+        )
+
+    assert price.cost_usd == (1_000 * HAIKU_45["in"] + 1_000 * HAIKU_45["out"]) / M
+    assert price.price_ref == (
+        f"{PRICE_DATA}:anthropic/claude-haiku-4-5;tier=priority(standard rates)"
+    )
+    assert any("tier_unpriced" in r.getMessage() for r in caplog.records)
 
 
 def test_estimated_usage_gives_an_estimated_cost(pricer: Pricer) -> None:
@@ -286,11 +315,12 @@ def test_reasoning_larger_than_output_is_priced_as_output(pricer: Pricer) -> Non
 
 
 def test_service_tier_names_map_to_price_contexts() -> None:
-    assert price_context(None) == ()
-    assert price_context("standard") == ()
-    assert price_context("default") == ()
-    assert price_context("batch") == (("processing", "batch"),)
-    assert price_context("Priority") == (("service_tier", "priority"),)
+    assert price_context(normalise_tier(None)) == ()
+    assert price_context(normalise_tier("standard")) == ()
+    assert price_context(normalise_tier("default")) == ()
+    assert price_context(normalise_tier("on_demand")) == ()
+    assert price_context(normalise_tier("batch")) == (("processing", "batch"),)
+    assert price_context(normalise_tier("Priority")) == (("service_tier", "priority"),)
 
 
 def test_model_refs_try_the_bedrock_global_profile_first() -> None:
@@ -298,9 +328,8 @@ def test_model_refs_try_the_bedrock_global_profile_first() -> None:
         "global.anthropic.claude-haiku-4-5-20251001",
         "claude-haiku-4-5-20251001",
     ]
-    assert model_refs("google", "models/gemini-2.0-flash-001", None) == [
-        "models/gemini-2.0-flash-001",
-        "gemini-2.0-flash",
+    assert model_refs("aws", "claude-haiku-4-5-20251001", "us") == [
+        "claude-haiku-4-5-20251001"
     ]
 
 
@@ -323,3 +352,182 @@ def test_threads_sharing_a_pricer_get_the_same_costs() -> None:
 
     expected = (1_000 * HAIKU_45["in"] + 500 * HAIKU_45["read"] + 300 * 5) / M
     assert results == [expected] * 80
+
+
+def test_r03_vertex_gemini_thoughts_are_priced_at_the_output_rate(
+    pricer: Pricer,
+) -> None:
+    # cases R02/R03: promptTokenCount 55021, candidates 923 + thoughts 785: the
+    # parser gives output 1708 with reasoning 785. gemini-2.5-flash: 0.3 in / 2.5 out.
+    usage = Usage(input_tokens=55_021, output_tokens=1_708, reasoning_tokens=785)
+    unpriced_thoughts = (55_021 * Decimal("0.3") + 923 * Decimal("2.5")) / M
+
+    price = pricer.price(
+        "gcp.vertex_ai", "gemini-2.5-flash", usage, AT, region="us-central1"
+    )
+
+    assert price.cost_usd == (55_021 * Decimal("0.3") + 1_708 * Decimal("2.5")) / M
+    assert price.cost_usd == Decimal("0.0207763")
+    assert price.cost_usd != unpriced_thoughts
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "claude-haiku-4-5",
+        "claude-haiku-4-5@default",
+        "publishers/anthropic/models/claude-haiku-4-5@default",
+    ],
+)
+def test_m01_unversioned_vertex_claude_is_priced_not_zero(
+    pricer: Pricer, model: str
+) -> None:
+    # Vertex claude-haiku-4-5 on the global endpoint: 1 in / 5 out
+    usage = Usage(input_tokens=2_000, output_tokens=300)
+
+    price = pricer.price("gcp.vertex_ai", model, usage, AT, region="global")
+
+    assert price.cost_usd == (2_000 * 1 + 300 * 5) / M == Decimal("0.0035")
+    assert price.cost_status is CostStatus.PRICED
+    assert price.price_ref == f"{PRICE_DATA}:google/claude-haiku-4-5"
+
+
+def test_m01_truly_unknown_vertex_model_is_unpriced_not_zero(pricer: Pricer) -> None:
+    usage = Usage(input_tokens=2_000, output_tokens=300)
+
+    price = pricer.price("gcp.vertex_ai", "claude-nonexistent-9@default", usage, AT)
+
+    assert price.cost_usd is None
+    assert price.cost_status is CostStatus.UNPRICED
+    assert price.price_ref is None
+
+
+def test_openrouter_reported_cost_is_the_cost_and_list_price_is_kept(
+    pricer: Pricer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # OpenRouter anthropic/claude-sonnet-4.5: 3 / 15 -> list 0.045 for 10k in / 1k out
+    usage = Usage(input_tokens=10_000, output_tokens=1_000)
+    listed = (10_000 * 3 + 1_000 * 15) / M
+
+    with caplog.at_level(logging.WARNING, logger="spendtap.pricing.pricer"):
+        same = pricer.price(
+            "openrouter",
+            "anthropic/claude-sonnet-4.5",
+            usage,
+            AT,
+            reported_cost=Decimal("0.0452"),
+        )
+        differs = pricer.price(
+            "openrouter",
+            "anthropic/claude-sonnet-4.5",
+            usage,
+            AT,
+            reported_cost=Decimal("0.05"),
+        )
+
+    assert same.cost_usd == Decimal("0.0452")
+    assert same.list_cost_usd == listed == Decimal("0.045")
+    assert same.price_ref == (
+        f"reported:openrouter;list={PRICE_DATA}:openrouter/anthropic/claude-sonnet-4.5"
+    )
+    assert differs.cost_usd == Decimal("0.05")
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if "reported_cost_differs" in r.getMessage()
+    ]
+    assert len(warned) == 1  # 0.0452 is within 1% of 0.045; 0.05 is not
+    assert "reported=0.05" in warned[0]
+
+
+def test_reported_cost_of_an_unknown_model_is_still_the_cost(pricer: Pricer) -> None:
+    usage = Usage(input_tokens=10, output_tokens=10)
+
+    price = pricer.price(
+        "openrouter", "someone/new-model", usage, AT, reported_cost=Decimal("0.0001")
+    )
+
+    assert price.cost_usd == Decimal("0.0001")
+    assert price.list_cost_usd is None
+    assert price.price_ref == "reported:openrouter;list=unpriced"
+
+
+def test_bedrock_profile_geo_wins_over_the_endpoint_region(pricer: Pricer) -> None:
+    # a global profile called through a us-east-1 endpoint is priced as global: 1 / 5
+    usage = Usage(input_tokens=1_000, output_tokens=1_000)
+    model = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+    price = pricer.price("aws.bedrock", model, usage, AT, region="us-east-1")
+
+    assert price.cost_usd == (1_000 * 1 + 1_000 * 5) / M
+
+
+def test_a_priced_call_costs_about_ten_microseconds(pricer: Pricer) -> None:
+    usage = Usage(input_tokens=1_000, cache_read_tokens=500, output_tokens=300)
+    pricer.price("anthropic", "claude-haiku-4-5-20251001", usage, AT)  # warm the card
+    calls = 5_000
+
+    started = time.perf_counter()
+    for _ in range(calls):
+        pricer.price("anthropic", "claude-haiku-4-5-20251001", usage, AT)
+    per_call = (time.perf_counter() - started) / calls
+
+    assert per_call < 60e-6  # ~10-15 µs measured; generous for slow CI machines
+
+
+def test_time_of_day_prices_change_within_one_day(pricer: Pricer) -> None:
+    # deepseek-chat: 0.27 in / 1.1 out from 00:30 to 16:30 UTC, 0.135 / 0.55 off-peak
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    peak = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+    off_peak = datetime(2025, 11, 20, 17, 0, tzinfo=UTC)
+
+    first = pricer.price("deepseek", "deepseek-chat", usage, peak)
+    second = pricer.price("deepseek", "deepseek-chat", usage, off_peak)
+    again = pricer.price("deepseek", "deepseek-chat", usage, peak)
+
+    assert first.cost_usd == again.cost_usd == Decimal("0.27") + Decimal("1.1")
+    assert second.cost_usd == Decimal("0.135") + Decimal("0.55")
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "entry"),
+    [
+        ("groq", "deepseek-r1-distill-llama-70b", "groq/deepseek-r1-distill-llama-70b"),
+        ("mistral_ai", "codestral-2508", "mistral/codestral-2508"),
+        ("x_ai", "grok-3", "x-ai/grok-3"),
+        ("together_ai", "Gryphe/MythoMax-L2-13b", "together/Gryphe/MythoMax-L2-13b"),
+        ("fireworks_ai", "deepseek-v3-0324", "fireworks/deepseek-v3-0324"),
+        (
+            "fireworks_ai",
+            "accounts/fireworks/models/deepseek-v3-0324",
+            "fireworks/deepseek-v3-0324",
+        ),
+        ("deepseek", "deepseek-reasoner", "deepseek/deepseek-reasoner"),
+        ("azure.ai.openai", "gpt-4o-2024-08-06", "azure/gpt-4o"),
+        (
+            "openrouter",
+            "anthropic/claude-sonnet-4.5",
+            "openrouter/anthropic/claude-sonnet-4.5",
+        ),
+    ],
+)
+def test_every_provider_name_the_parsers_use_finds_its_price_data(
+    pricer: Pricer, provider: str, model: str, entry: str
+) -> None:
+    price = pricer.price(provider, model, Usage(input_tokens=10, output_tokens=10), AT)
+
+    assert price.cost_status is CostStatus.PRICED
+    assert price.cost_usd is not None and price.cost_usd > 0
+    assert price.price_ref is not None
+    assert price.price_ref.startswith(f"{PRICE_DATA}:{entry}")
+
+
+def test_priority_tier_from_the_data_once_it_has_one(pricer: Pricer) -> None:
+    # gpt-4o priority: 4.25 in / 17 out from 2026-10-12 (standard 2.5 / 10)
+    usage = Usage(input_tokens=1_000, output_tokens=1_000)
+    late = datetime(2026, 11, 1, tzinfo=UTC)
+
+    price = pricer.price("openai", "gpt-4o", usage, late, service_tier="priority")
+
+    assert price.cost_usd == (1_000 * Decimal("4.25") + 1_000 * 17) / M
+    assert price.price_ref == f"{PRICE_DATA}:openai/gpt-4o;service_tier=priority"

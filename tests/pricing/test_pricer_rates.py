@@ -17,7 +17,8 @@ from spendtap.event import Usage
 from spendtap.pricing import Pricer
 from spendtap.pricing.rates import band_of, tier_starts
 
-PRICER = Pricer()
+# Without our corrections: this compares the rate cache with genai-prices alone.
+PRICER = Pricer(rules=())
 
 # (our provider, genai-prices provider id, model): tiered and flat, with and without
 # cache-write and reasoning prices, on several providers

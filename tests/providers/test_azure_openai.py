@@ -13,7 +13,9 @@ from tests.providers.exchanges import inline, load, parse
 AZURE = "azure.ai.openai"
 
 
-def test_stream_opening_with_the_prompt_filter_chunk_keeps_usage_and_served_model() -> None:
+def test_stream_opening_with_the_prompt_filter_chunk_keeps_usage_and_served_model() -> (
+    None
+):
     call = parse(load("azure_openai/chat_stream_content_filter_first_chunk"))
 
     assert (call.provider, call.api) == (AZURE, Api.CHAT_COMPLETIONS)
@@ -52,7 +54,9 @@ def test_stream_cut_after_the_filter_chunk_is_truncated_without_a_model() -> Non
     assert call.usage.is_empty
 
 
-def test_v1_path_takes_the_deployment_from_the_body_and_keeps_reasoning_inside() -> None:
+def test_v1_path_takes_the_deployment_from_the_body_and_keeps_reasoning_inside() -> (
+    None
+):
     call = parse(load("azure_openai/chat_v1_non_stream_reasoning"))
 
     assert call.model_requested == "o4-mini-team"
@@ -158,9 +162,24 @@ def _route(method: str, host: str, path: str) -> str | None:
             "/openai/responses?api-version=2025-04-01-preview",
             "azure_openai.responses",
         ),
-        ("POST", "contoso.openai.azure.com", "/openai/v1/responses", "azure_openai.responses"),
-        ("GET", "contoso.openai.azure.com", "/openai/realtime", "azure_openai.realtime"),
-        ("GET", "contoso.openai.azure.com", "/openai/v1/realtime", "azure_openai.realtime"),
+        (
+            "POST",
+            "contoso.openai.azure.com",
+            "/openai/v1/responses",
+            "azure_openai.responses",
+        ),
+        (
+            "GET",
+            "contoso.openai.azure.com",
+            "/openai/realtime",
+            "azure_openai.realtime",
+        ),
+        (
+            "GET",
+            "contoso.openai.azure.com",
+            "/openai/v1/realtime",
+            "azure_openai.realtime",
+        ),
         ("POST", "contoso.openai.azure.com", "/openai/batches", "azure_openai.batches"),
         (
             "GET",
@@ -175,9 +194,24 @@ def _route(method: str, host: str, path: str) -> str | None:
             "azure_ai_inference.chat_completions",
         ),
         # Not routed: other paths, other methods, look-alike hosts.
-        ("POST", "contoso.openai.azure.com", "/openai/deployments/d1/completions", None),
-        ("POST", "contoso.openai.azure.com", "/openai/deployments/chat/completions", None),
-        ("GET", "contoso.openai.azure.com", "/openai/deployments/d1/chat/completions", None),
+        (
+            "POST",
+            "contoso.openai.azure.com",
+            "/openai/deployments/d1/completions",
+            None,
+        ),
+        (
+            "POST",
+            "contoso.openai.azure.com",
+            "/openai/deployments/chat/completions",
+            None,
+        ),
+        (
+            "GET",
+            "contoso.openai.azure.com",
+            "/openai/deployments/d1/chat/completions",
+            None,
+        ),
         ("GET", "contoso.openai.azure.com", "/openai/files/file-1", None),
         ("POST", "contoso.openai.azure.com", "/models/chat/completions", None),
         ("POST", "openai.azure.com.evil.example", "/openai/v1/chat/completions", None),

@@ -304,6 +304,56 @@ def test_chunks_without_base64_bytes_are_skipped() -> None:
     assert call.usage == Usage(input_tokens=17, output_tokens=9)
 
 
+def test_claude_invoke_stream_ending_without_metrics_is_complete() -> None:
+    exchange = _stream("invoke_stream_claude")
+    messages = _messages(exchange.body)
+    plain_stop = _chunk({"type": "message_stop"})
+
+    call = parse(exchange, [*messages[:-1], plain_stop])
+
+    assert call.status is CallStatus.OK
+    assert call.usage.output_tokens == 57
+
+
+@pytest.mark.parametrize(
+    "named", [b'"model": " ", ', b'"model": null, ', b'"model": "%20", ']
+)
+def test_a_claude_body_without_a_usable_model_keeps_the_url_model(named: bytes) -> None:
+    exchange = load("bedrock/invoke_claude_cache")
+    body = exchange.body.replace(b'"model": "claude-haiku-4-5-20251001", ', named)
+    assert body != exchange.body
+
+    call = parse(exchange, [body])
+
+    assert call.model == "claude-haiku-4-5-20251001"
+
+
+def test_an_invoke_http_error_is_an_error() -> None:
+    exchange = load("bedrock/invoke_claude_cache")
+    route = default_registry().route(exchange.request)
+    assert route is not None
+    head = ResponseHead(403, {"x-amzn-errortype": "AccessDeniedException:x"})
+    reader = route.reader(exchange.request, head)
+    reader.feed(b'{"message": "You don\'t have access to the model."}')
+
+    call = reader.finish(complete=True)
+
+    assert (call.status, call.error_type) == (CallStatus.ERROR, "AccessDeniedException")
+    assert call.usage.is_empty
+
+
+def test_cache_details_with_an_unknown_ttl_fall_back_to_the_total() -> None:
+    exchange = load("bedrock/converse_cache_write_ttl_split")
+    body = exchange.body.replace(b'"ttl": "1h"', b'"ttl": "2h"')
+
+    call = parse(exchange, [body])
+
+    assert (call.usage.cache_write_5m_tokens, call.usage.cache_write_1h_tokens) == (
+        6144,
+        None,
+    )
+
+
 # CountTokens and errors
 
 
@@ -324,6 +374,23 @@ def test_http_error_takes_its_type_from_the_header() -> None:
     assert call.error_type == "ValidationException"
     assert call.usage.is_empty
     assert call.streaming is True
+
+
+def test_a_count_tokens_error_is_an_error() -> None:
+    exchange = load("bedrock/count_tokens")
+    route = default_registry().route(exchange.request)
+    assert route is not None
+    head = ResponseHead(400, {"x-amzn-errortype": "ValidationException:x"})
+    reader = route.reader(exchange.request, head)
+    reader.feed(b'{"message": "The provided model doesn\'t support counting tokens."}')
+
+    call = reader.finish(complete=True)
+
+    assert (call.status, call.error_type, call.billable) == (
+        CallStatus.ERROR,
+        "ValidationException",
+        False,
+    )
 
 
 def test_an_error_type_header_that_is_not_a_name_is_dropped() -> None:
@@ -539,12 +606,8 @@ def test_damaged_streams_never_raise(
 )  # fmt: skip
 def test_odd_chunk_contents_never_raise(chunk: dict[str, object]) -> None:
     exchange = _stream("invoke_stream_claude")
-    inner = base64.b64encode(json.dumps(chunk).encode()).decode()
-    message = encode_message(
-        {":event-type": "chunk"}, json.dumps({"bytes": inner}).encode()
-    )
 
-    _run_without_faults(exchange, message + exchange.body, [])
+    _run_without_faults(exchange, _chunk(chunk) + exchange.body, [])
 
 
 @pytest.mark.parametrize(
@@ -576,6 +639,13 @@ def test_50_mb_of_garbage_leaves_reader_state_bounded(garbage: str, limit: int) 
 
     assert held - baseline < limit, f"reader holds {held - baseline} bytes"
     assert reader.finish(complete=False).status is CallStatus.TRUNCATED
+
+
+def _chunk(event: dict[str, object]) -> bytes:
+    inner = base64.b64encode(json.dumps(event).encode()).decode()
+    return encode_message(
+        {":event-type": "chunk"}, json.dumps({"bytes": inner}).encode()
+    )
 
 
 def _messages(body: bytes) -> list[bytes]:

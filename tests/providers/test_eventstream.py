@@ -281,3 +281,31 @@ def test_lost_framing_is_logged_once_and_is_not_a_parser_fault(
     assert caplog.text.count("providers.eventstream.framing_lost") == 1
     assert "reason=prelude_crc" in caplog.text
     assert "providers.reader.failed" not in caplog.text
+
+
+class _FailingResult(_Counting):
+    def result(self, *, complete: bool) -> ParsedCall:
+        raise ValueError("boom")
+
+
+def test_a_fault_in_the_result_costs_the_usage_not_the_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reader = EventStreamMessageReader(_TEMPLATE, _FailingResult())
+    reader.feed(_events(1))
+
+    with caplog.at_level(logging.WARNING):
+        call = reader.finish(complete=True)
+
+    assert call.status is CallStatus.OK
+    assert "providers.reader.failed api=invoke error=ValueError" in caplog.text
+
+
+def test_after_a_fault_the_reader_reads_no_more() -> None:
+    parser = _Counting(explode=True)
+    reader = EventStreamMessageReader(_TEMPLATE, parser)
+    reader.feed(_events(1))
+
+    reader.feed(_events(1))
+
+    assert parser.seen == 0

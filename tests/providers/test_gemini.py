@@ -369,3 +369,45 @@ def test_every_gemini_fixture_routes_to_a_google_provider() -> None:
     assert len(paths) >= 10
     for path in paths:
         assert parse(load_path(path)).provider in ("gcp.gemini", "gcp.vertex_ai")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{GEMINI}/gemini-2.5-flash:countTokens",
+        f"{GEMINI}/gemini-embedding-001:embedContent",
+        "https://aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google/models/gemini-2.5-flash:countTokens",
+    ],
+)
+def test_errors_of_the_other_methods_are_errors(url: str) -> None:
+    body = '{"error": {"code": 403, "status": "PERMISSION_DENIED"}}'
+
+    call = parse(inline(url, {}, 403, "application/json", body))
+
+    assert (call.status, call.error_type) == (CallStatus.ERROR, "PERMISSION_DENIED")
+    assert call.usage.is_empty
+
+
+def test_sse_events_that_are_not_json_objects_are_skipped() -> None:
+    exchange = load("gemini/s01_stream_sse_cumulative_usage")
+    junk = b"data: [DONE]\n\ndata: not json\n\n: comment\n\n"
+
+    assert parse(exchange, [junk, exchange.body]) == parse(exchange)
+
+
+@pytest.mark.parametrize("host", [API, "aiplatform.googleapis.com"])
+def test_a_path_that_names_no_model_gives_no_model(host: str) -> None:
+    route = default_registry().route(
+        RequestInfo("POST", API, "/v1beta/models/gemini-2.5-flash:generateContent")
+    )
+    assert route is not None
+
+    reader = route.reader(RequestInfo("POST", host, "/"), ResponseHead(200, {}))
+    reader.feed(b'{"candidates": [{"finishReason": "STOP"}]}')
+    call = reader.finish(complete=True)
+
+    assert (call.model, call.model_requested, call.status) == (
+        None,
+        None,
+        CallStatus.OK,
+    )

@@ -159,7 +159,7 @@ def test_the_reader_hands_objects_to_the_parser_and_says_when_the_array_closed()
     parser = _Recording()
     reader = JsonArrayReader(_TEMPLATE, parser)
 
-    reader.feed(b'[{"a": 1}, 7, {"b": 2}')
+    reader.feed(b'[{"a": 1}, 7, [3], {"b": 2}')
     before = parser.closed
     reader.feed(b"]")
 
@@ -182,3 +182,38 @@ def test_a_parser_fault_costs_the_usage_not_the_call(
     assert (
         "providers.reader.failed api=generate_content error=ValueError" in caplog.text
     )
+
+
+def test_an_element_outgrowing_the_limit_across_reads_is_skipped() -> None:
+    chunks = [b'[{"x": "', *([b"y" * 60] * 5), b'"}, {"k": 2}]']
+
+    assert _split(*chunks, max_element=100) == ([{"k": 2}], True)
+
+
+class _FailingResult(_Recording):
+    def result(self, *, complete: bool) -> ParsedCall:
+        raise ValueError("boom")
+
+
+def test_a_fault_in_the_result_keeps_an_error_an_error() -> None:
+    template = ParsedCall(
+        provider="gcp.gemini",
+        api=Api.GENERATE_CONTENT,
+        streaming=True,
+        status=CallStatus.ERROR,
+        usage=Usage(),
+        usage_source=UsageSource.ABSENT,
+    )
+    reader = JsonArrayReader(template, _FailingResult())
+
+    assert reader.finish(complete=True).status is CallStatus.ERROR
+
+
+def test_after_a_fault_the_reader_reads_no_more() -> None:
+    parser = _Recording(explode=True)
+    reader = JsonArrayReader(_TEMPLATE, parser)
+    reader.feed(b'[{"a": 1},')
+
+    reader.feed(b'{"b": 2}]')
+
+    assert (parser.elements, parser.closed) == ([], False)

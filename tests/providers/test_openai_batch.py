@@ -60,8 +60,12 @@ def test_output_cut_mid_line_keeps_the_whole_lines_and_is_truncated() -> None:
 
 
 def _output_line(body: dict[str, object]) -> bytes:
-    line = {"id": "r", "custom_id": "c", "error": None,
-            "response": {"status_code": 200, "body": body}}  # fmt: skip
+    line = {
+        "id": "r",
+        "custom_id": "c",
+        "error": None,
+        "response": {"status_code": 200, "body": body},
+    }
     return json.dumps(line).encode() + b"\n"
 
 
@@ -70,10 +74,19 @@ def test_responses_and_embeddings_output_lines_use_their_own_usage_names() -> No
     reader = read_file_content(request, ResponseHead(200, {}))
 
     reader.feed(
-        _output_line({"object": "response", "model": "gpt-5-mini", "status": "completed",
-                      "usage": {"input_tokens": 50, "output_tokens": 20,
-                                "input_tokens_details": {"cached_tokens": 10},
-                                "output_tokens_details": {"reasoning_tokens": 8}}})  # fmt: skip
+        _output_line(
+            {
+                "object": "response",
+                "model": "gpt-5-mini",
+                "status": "completed",
+                "usage": {
+                    "input_tokens": 50,
+                    "output_tokens": 20,
+                    "input_tokens_details": {"cached_tokens": 10},
+                    "output_tokens_details": {"reasoning_tokens": 8},
+                },
+            }
+        )
     )
     call = reader.finish(complete=True)
 
@@ -88,8 +101,13 @@ def test_last_line_without_a_line_end_still_counts() -> None:
     reader = read_file_content(request, ResponseHead(200, {}))
 
     reader.feed(
-        _output_line({"object": "list", "model": "text-embedding-3-small",
-                      "usage": {"prompt_tokens": 7, "total_tokens": 7}}).rstrip()  # fmt: skip
+        _output_line(
+            {
+                "object": "list",
+                "model": "text-embedding-3-small",
+                "usage": {"prompt_tokens": 7, "total_tokens": 7},
+            }
+        ).rstrip()
     )
     call = reader.finish(complete=True)
 
@@ -98,9 +116,13 @@ def test_last_line_without_a_line_end_still_counts() -> None:
 
 def test_download_that_failed_is_an_error() -> None:
     request = RequestInfo("GET", "api.openai.com", "/v1/files/file-X/content")
-    reader = read_file_content(request, ResponseHead(404, {"content-type": "application/json"}))
+    reader = read_file_content(
+        request, ResponseHead(404, {"content-type": "application/json"})
+    )
 
-    reader.feed(b'{"error": {"message": "No such File object", "type": "invalid_request_error"}}')
+    reader.feed(
+        b'{"error": {"message": "No such File object", "type": "invalid_request_error"}}'
+    )
     call = reader.finish(complete=True)
 
     assert call.status is CallStatus.ERROR

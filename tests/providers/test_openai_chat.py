@@ -146,7 +146,7 @@ def test_only_chat_completions_path_routes_here() -> None:
 
     assert route_name("/v1/chat/completions") == "openai.chat_completions"
     assert route_name("/v1/completions") is None
-    assert route_name("/v1/embeddings") is None
+    assert route_name("/v1/embeddings") == "openai.embeddings"
 
 
 def test_an_error_body_with_status_200_is_an_error() -> None:

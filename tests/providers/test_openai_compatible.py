@@ -88,7 +88,9 @@ def test_deepseek_cache_hits_come_out_of_the_prompt() -> None:
     call = parse(load("openai_compatible/deepseek_cache_hit_fields"))
 
     assert call.provider == "deepseek"
-    assert call.usage == Usage(input_tokens=51, cache_read_tokens=512, output_tokens=116)
+    assert call.usage == Usage(
+        input_tokens=51, cache_read_tokens=512, output_tokens=116
+    )
 
 
 def test_deepseek_cached_tokens_field_wins_over_hit_field_when_both_are_given() -> None:
@@ -146,7 +148,9 @@ def test_mistral_stream_usage_without_being_asked() -> None:
     call = parse(load("openai_compatible/mistral_stream"))
 
     assert call.provider == "mistral_ai"
-    assert call.usage == Usage(input_tokens=268 - 224, cache_read_tokens=224, output_tokens=5)
+    assert call.usage == Usage(
+        input_tokens=268 - 224, cache_read_tokens=224, output_tokens=5
+    )
     assert call.status is CallStatus.OK
 
 
@@ -260,3 +264,62 @@ def test_reported_cost_ignores_junk() -> None:
     )
 
     assert parse(exchange).reported_cost_usd is None
+
+
+def test_xai_stream_final_chunk_with_reasoning_outside_the_completion() -> None:
+    exchange = inline(
+        "https://api.x.ai/v1/chat/completions",
+        {"model": "grok-3-mini", "stream": True},
+        200,
+        "text/event-stream",
+        'data: {"id": "x1", "model": "grok-3-mini", "choices": [{"index": 0, '
+        '"delta": {"content": "303"}, "finish_reason": null}]}\n\n'
+        'data: {"id": "x1", "model": "grok-3-mini", "choices": [{"index": 0, '
+        '"delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 20, '
+        '"completion_tokens": 3, "total_tokens": 73, '
+        '"completion_tokens_details": {"reasoning_tokens": 50}}}\n\n'
+        "data: [DONE]\n\n",
+    )
+
+    call = parse(exchange)
+
+    assert (call.provider, call.status) == ("x_ai", CallStatus.OK)
+    assert call.usage == Usage(input_tokens=20, output_tokens=53, reasoning_tokens=50)
+
+
+def test_together_chat_completion() -> None:
+    exchange = inline(
+        "https://api.together.xyz/v1/chat/completions",
+        {"model": "meta-llama/Llama-3.3-70B-Instruct-Turbo"},
+        200,
+        "application/json",
+        '{"id": "t1", "model": "meta-llama/Llama-3.3-70B-Instruct-Turbo", '
+        '"usage": {"prompt_tokens": 41, "completion_tokens": 12, "total_tokens": 53}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.provider, call.api) == ("together_ai", Api.CHAT_COMPLETIONS)
+    assert call.usage == Usage(input_tokens=41, output_tokens=12)
+
+
+def test_fireworks_responses_call() -> None:
+    exchange = inline(
+        "https://api.fireworks.ai/inference/v1/responses",
+        {"model": "accounts/fireworks/models/qwen3-235b-a22b"},
+        200,
+        "application/json",
+        '{"id": "resp_fw1", "object": "response", "status": "completed", '
+        '"model": "accounts/fireworks/models/qwen3-235b-a22b", "output": [], '
+        '"usage": {"input_tokens": 90, "output_tokens": 30, '
+        '"input_tokens_details": {"cached_tokens": 64}, '
+        '"output_tokens_details": {"reasoning_tokens": 20}}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.provider, call.api) == ("fireworks_ai", Api.RESPONSES)
+    assert call.usage == Usage(
+        input_tokens=26, cache_read_tokens=64, output_tokens=30, reasoning_tokens=20
+    )
+    assert call.reported_cost_usd is None

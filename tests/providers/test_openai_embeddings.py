@@ -36,7 +36,9 @@ def test_rate_limited_call_is_an_error_without_usage() -> None:
 
 def _large_body(usage_first: bool, vectors: int) -> str:
     usage = {"prompt_tokens": 81234, "total_tokens": 81234}
-    data = [{"object": "embedding", "index": i, "embedding": VECTOR} for i in range(vectors)]
+    data = [
+        {"object": "embedding", "index": i, "embedding": VECTOR} for i in range(vectors)
+    ]
     head = {"usage": usage, "model": "text-embedding-3-large"} if usage_first else {}
     tail = {} if usage_first else {"model": "text-embedding-3-large", "usage": usage}
     return json.dumps({**head, "object": "list", "data": data, **tail})

@@ -111,6 +111,24 @@ def test_count_tokens_method_takes_the_model_from_the_url() -> None:
     )
 
 
+def test_a_count_tokens_error_is_an_error() -> None:
+    exchange = inline(
+        f"{BASE}/publishers/anthropic/models/count-tokens:rawPredict",
+        {"model": "claude-haiku-4-5"},
+        400,
+        "application/json",
+        '{"error": {"code": 400, "status": "INVALID_ARGUMENT"}}',
+    )
+
+    call = parse(exchange)
+
+    assert (call.status, call.error_type, call.billable) == (
+        CallStatus.ERROR,
+        "INVALID_ARGUMENT",
+        False,
+    )
+
+
 def test_a_google_shaped_quota_error_keeps_its_status_name() -> None:
     call = parse(load("vertex_anthropic/http_429_resource_exhausted"))
 

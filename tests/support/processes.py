@@ -45,11 +45,12 @@ class Child:
     def spawn(self) -> None:
         self._log = self.log_path.open("ab")
         self._offset = self._log.tell()
+        env = _clean_env()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "spendtap.cli.main", *self.args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=_clean_env(),
+            env=env,
         )
 
     def kill9(self) -> None:

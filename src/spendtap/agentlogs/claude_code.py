@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from spendtap.agentlogs.context import AgentHomes
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
-from spendtap.event import Api, CaptureSource
+from spendtap.event import Api, CaptureSource, Usage
 from spendtap.providers.anthropic_usage import anthropic_usage, usage_region
 from spendtap.providers.base import as_count
 
@@ -54,8 +55,18 @@ UNKNOWN_BRANCH = "HEAD"
 #: Seconds without a new line before a followed response is taken as finished.
 SETTLE_S = 2.0
 _USAGE_MARK = b'"usage"'
+_DIGITS = re.compile(rb"\d+")
 _CONTENT_MARK = b'"content":['
 _STOP_MARK = b'],"stop_reason":'
+_ASSISTANT_MARK = b'"type":"assistant"'
+_USER_MARK = b'"type":"user"'
+_MESSAGE_MARK = b'"message":'
+#: How far into a line its top-level keys ahead of ``message`` are looked for.
+_HEAD_BYTES = 512
+_MESSAGE_ID_MARK = b'"message":{"id":"'
+_OUTPUT_MARK = b'"output_tokens":'
+_TIMESTAMP_MARK = b'"timestamp":"'
+_REQUEST_ID_MARK = b'"requestId":"'
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -82,22 +93,44 @@ def provider_of(model: str | None) -> str:
 
 @dataclass(slots=True)
 class _Response:
-    """The lines of one response seen so far in one file."""
+    """The lines of one response seen so far in one file.
+
+    The winning line is kept as read (``raw``) and decoded only when the response
+    is emitted, unless it had to be decoded to be recognised (``record``).
+    """
 
     message_id: str
     request_id: str | None
     output: int
-    usage: dict[str, Any]
-    line: dict[str, Any]
-    model: str | None
+    raw: bytes | None
+    record: dict[str, Any] | None
     first_at: datetime
     last_at: datetime
-    touched: float = field(default_factory=time.monotonic)
+    touched: float
+    #: Another response with the same message id but a different request id.
+    sibling: _Response | None = None
 
-    def matches(self, request_id: str | None) -> bool:
-        return (
-            self.request_id == request_id or self.request_id is None or not request_id
-        )
+    def find(self, request_id: str | None) -> _Response | None:
+        response: _Response | None = self
+        while response is not None:
+            if (
+                response.request_id == request_id
+                or response.request_id is None
+                or request_id is None
+            ):
+                return response
+            response = response.sibling
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    """What a response line says about which response it is, read off its bytes."""
+
+    message_id: str
+    request_id: str | None
+    output: int
+    at: datetime
 
 
 class ClaudeCodeFormat:
@@ -109,7 +142,7 @@ class ClaudeCodeFormat:
     def __init__(self, stats: ImportStats | None = None) -> None:
         self.stats = stats or ImportStats()
         #: message id -> request ids already emitted (cross-file de-duplication).
-        self._emitted: dict[str, list[str | None]] = {}
+        self._emitted: dict[str, str | list[str | None] | None] = {}
 
     def discover(self, root: Path) -> list[Path]:
         """Transcript files under ``root``, oldest first (copies come after originals)."""
@@ -120,11 +153,15 @@ class ClaudeCodeFormat:
 
     def claim(self, message_id: str, request_id: str | None) -> bool:
         """True the first time a response is emitted, False for a copy of it."""
-        taken = self._emitted.setdefault(message_id, [])
-        for other in taken:
-            if other == request_id or other is None or request_id is None:
-                return False
-        taken.append(request_id)
+        emitted = self._emitted
+        if message_id not in emitted:
+            emitted[message_id] = request_id
+            return True
+        taken = emitted[message_id]
+        others = taken if isinstance(taken, list) else [taken]
+        if request_id is None or any(o is None or o == request_id for o in others):
+            return False
+        emitted[message_id] = [*others, request_id]
         return True
 
 
@@ -135,18 +172,30 @@ class TranscriptFile:
         self._format = fmt
         self._stats = fmt.stats
         self.path = path
-        self._pending: dict[str, list[_Response]] = {}
+        self._pending: dict[str, _Response] = {}
 
     def feed(self, lines: list[bytes]) -> None:
+        """Take lines; this loop sees every line of a backfill, so it is kept flat.
+
+        Most bytes are prompts and tool results (``user`` lines), skipped on their
+        first bytes. A response line in Claude Code's own compact form is placed
+        by its message id, request id, output count and time read off its bytes
+        (see ``probe``) and decoded only if it wins; any other line is decoded.
+        """
         self._stats.lines += len(lines)
+        now = time.monotonic()
         for line in lines:
-            if line.rfind(_USAGE_MARK) < 0:
-                continue  # not a response (most bytes are tool results)
-            record = _read_response_line(line)
-            if record is None:
-                self._stats.invalid_lines += 1
+            head = line.find(_MESSAGE_MARK, 0, _HEAD_BYTES)
+            if head > 0 and line.find(_USER_MARK, 0, head) >= 0:
+                continue
+            usage_at = line.rfind(_USAGE_MARK)
+            if usage_at < 0:
+                continue
+            found = probe(line, head, usage_at)
+            if found is None:
+                self._take_decoded(line, now)
             else:
-                self._take(record)
+                self._merge(found, line, None, now)
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""
@@ -158,107 +207,161 @@ class TranscriptFile:
             log.warning("agentlogs.claude_code.line_truncated path=%s", self.path)
             return False
         self._stats.lines += 1
-        self._take(record)
+        self._take(record, time.monotonic())
         return True
 
     def settle(self, *, final: bool) -> list[AgentCall]:
         """Responses that are finished: all of them when the file is read to its end
         (``final``), else those without a new line for ``SETTLE_S`` seconds."""
-        cutoff = time.monotonic() - SETTLE_S
         calls: list[AgentCall] = []
-        for message_id in list(self._pending):
-            responses = self._pending[message_id]
-            keep = [r for r in responses if not final and r.touched > cutoff]
-            for response in responses:
-                if final or response.touched <= cutoff:
-                    self._emit(response, calls)
-            if keep:
-                self._pending[message_id] = keep
-            else:
+        if final:
+            pending = self._pending
+            self._pending = {}
+            for response in pending.values():
+                self._emit_all(response, calls)
+            return calls
+        cutoff = time.monotonic() - SETTLE_S
+        for message_id, response in list(self._pending.items()):
+            if response.touched <= cutoff:
                 del self._pending[message_id]
+                self._emit_all(response, calls)
         return calls
 
-    def _take(self, record: dict[str, Any]) -> None:
-        if record.get("type") != "assistant":
-            return
+    def _take_decoded(self, line: bytes, now: float) -> None:
+        record = _read_response_line(line)
+        if record is None:
+            self._stats.invalid_lines += 1
+        else:
+            self._take(record, now)
+
+    def _take(self, record: dict[str, Any], now: float) -> None:
+        """A decoded line: merged if it is an API response, else ignored."""
         message = record.get("message")
-        if not isinstance(message, dict):
+        if record.get("type") != "assistant" or not isinstance(message, dict):
             return
         usage = message.get("usage")
-        message_id = message.get("id")
         if not isinstance(usage, dict):
             return
-        model = message.get("model")
-        if model == SYNTHETIC_MODEL or record.get("isApiErrorMessage") is True:
-            self._stats.synthetic_lines += 1
-            return
+        message_id = message.get("id")
         at = parse_timestamp(record.get("timestamp"))
         if not isinstance(message_id, str) or not message_id or at is None:
             self._stats.unusable_lines += 1
             return
         request_id = record.get("requestId")
-        request_id = request_id if isinstance(request_id, str) and request_id else None
-        self._merge(record, message_id, request_id, model, usage, at)
+        if not isinstance(request_id, str) or not request_id:
+            request_id = None
+        output = usage.get("output_tokens")
+        rank = output if type(output) is int and output >= 0 else -1
+        self._merge(_Probe(message_id, request_id, rank, at), None, record, now)
 
     def _merge(
         self,
-        record: dict[str, Any],
-        message_id: str,
-        request_id: str | None,
-        model: object,
-        usage: dict[str, Any],
-        at: datetime,
+        probe: _Probe,
+        raw: bytes | None,
+        record: dict[str, Any] | None,
+        now: float,
     ) -> None:
-        output = as_count(usage.get("output_tokens"))
-        rank = -1 if output is None else output
-        known = self._pending.setdefault(message_id, [])
-        response = next((r for r in known if r.matches(request_id)), None)
+        first = self._pending.get(probe.message_id)
+        response = first.find(probe.request_id) if first is not None else None
         if response is None:
-            known.append(
-                _Response(
-                    message_id,
-                    request_id,
-                    rank,
-                    usage,
-                    record,
-                    model if isinstance(model, str) else None,
-                    at,
-                    at,
-                )
+            added = _Response(
+                probe.message_id,
+                probe.request_id,
+                probe.output,
+                raw,
+                record,
+                probe.at,
+                probe.at,
+                now,
             )
+            if first is None:
+                self._pending[probe.message_id] = added
+            else:
+                added.sibling, first.sibling = first.sibling, added
             return
 
         self._stats.merged_lines += 1
-        response.touched = time.monotonic()
-        response.first_at = min(response.first_at, at)
-        response.last_at = max(response.last_at, at)
-        response.request_id = response.request_id or request_id
-        if rank > response.output or (rank == response.output and usage != response.usage):
-            response.output = rank
-            response.usage = usage
-            response.line = record
-            if isinstance(model, str):
-                response.model = model
+        response.touched = now
+        if probe.at < response.first_at:
+            response.first_at = probe.at
+        if probe.at > response.last_at:
+            response.last_at = probe.at
+        if response.request_id is None:
+            response.request_id = probe.request_id
+        if probe.output >= response.output:  # ties: the later line wins
+            response.output = probe.output
+            response.raw = raw
+            response.record = record
+
+    def _emit_all(self, response: _Response | None, calls: list[AgentCall]) -> None:
+        while response is not None:
+            self._emit(response, calls)
+            response = response.sibling
 
     def _emit(self, response: _Response, calls: list[AgentCall]) -> None:
+        record = response.record
+        if record is None and response.raw is not None:
+            record = _read_response_line(response.raw)
+        if record is None or not _is_response(record):
+            self._stats.unusable_lines += 1
+            return
+        message = record["message"]
+        if message.get("model") == SYNTHETIC_MODEL or record.get("isApiErrorMessage"):
+            self._stats.synthetic_lines += 1
+            return
         if not self._format.claim(response.message_id, response.request_id):
             self._stats.cross_file_duplicates += 1
             return
         self._stats.calls += 1
-        calls.append(to_call(response.line, response))
+        calls.append(to_call(record, response))
 
 
-def to_call(line: Mapping[str, Any], response: _Response) -> AgentCall:
-    usage = response.usage
+def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
+    """Which response a line in Claude Code's own compact form belongs to, its
+    output count and its time, read off its bytes; None for any other line.
+
+    The form: ``"message":{"id":"…"`` among the first keys, the usage at the
+    message's end, and ``"type":"assistant"``, ``"timestamp"`` and ``"requestId"``
+    after it. A key can only match outside JSON strings (a quote inside a string
+    is always escaped), and everything searched for after the usage comes after
+    the content blocks, so no text or tool input can be mistaken for it.
+    """
+    if head < 0 or not line.startswith(_MESSAGE_ID_MARK, head):
+        return None
+    if line.find(_ASSISTANT_MARK, usage_at) < 0:
+        return None
+    id_start = head + len(_MESSAGE_ID_MARK)
+    id_end = line.find(b'"', id_start)
+    output = _DIGITS.match(line, line.find(_OUTPUT_MARK, usage_at) + len(_OUTPUT_MARK))
+    stamp_at = line.find(_TIMESTAMP_MARK, usage_at)
+    if id_end <= id_start or output is None or stamp_at < 0:
+        return None
+    stamp_start = stamp_at + len(_TIMESTAMP_MARK)
+    when = parse_timestamp(line[stamp_start : line.find(b'"', stamp_start)].decode())
+    if when is None:
+        return None
+    request_at = line.find(_REQUEST_ID_MARK, usage_at)
+    request_id = None
+    if request_at >= 0:
+        start = request_at + len(_REQUEST_ID_MARK)
+        request_id = line[start : line.find(b'"', start)].decode() or None
+    return _Probe(line[id_start:id_end].decode(), request_id, int(output[0]), when)
+
+
+def to_call(line: dict[str, Any], response: _Response) -> AgentCall:
+    message = line["message"]
+    usage = message["usage"]
+    model = message.get("model")
+    model = model if isinstance(model, str) and model else None
     branch = _text(line.get("gitBranch"))
     return AgentCall(
         source=CaptureSource.CLAUDE_CODE_LOG,
         key=(response.message_id, response.request_id or ""),
         agent=Agent.CLAUDE_CODE,
-        provider=provider_of(response.model),
+        provider=provider_of(model),
         api=Api.MESSAGES,
-        model=response.model,
-        usage=anthropic_usage(usage),
+        model=model,
+        usage=transcript_usage(usage),
         started_at=response.first_at,
         ended_at=response.last_at,
         request_id=response.request_id,
@@ -269,6 +372,47 @@ def to_call(line: Mapping[str, Any], response: _Response) -> AgentCall:
         branch=None if branch == UNKNOWN_BRANCH else branch,
         service_tier=_text(usage.get("service_tier")),
         region=usage_region(usage) or None,
+    )
+
+
+def transcript_usage(raw: dict[str, Any]) -> Usage:
+    """``anthropic_usage(raw)``, computed directly for the common one-step shape.
+
+    A backfill normalises tens of thousands of usage objects; this is the same
+    arithmetic without the generic multi-step machinery (a property test checks
+    that the two agree). Compaction steps (``iterations``) go the general way.
+    """
+    if raw.get("iterations"):
+        return anthropic_usage(raw)
+    write = as_count(raw.get("cache_creation_input_tokens"))
+    split = raw.get("cache_creation")
+    write_5m = write_1h = None
+    if isinstance(split, dict):
+        write_5m = as_count(split.get("ephemeral_5m_input_tokens"))
+        write_1h = as_count(split.get("ephemeral_1h_input_tokens"))
+    if write_5m is None and write_1h is None:
+        write_5m = write
+    elif write is not None and (write_5m or 0) + (write_1h or 0) != write:
+        write_1h = min(write_1h or 0, write)
+        write_5m = write - write_1h
+    details = raw.get("output_tokens_details")
+    tools = raw.get("server_tool_use")
+    return Usage(
+        input_tokens=as_count(raw.get("input_tokens")),
+        cache_read_tokens=as_count(raw.get("cache_read_input_tokens")),
+        cache_write_5m_tokens=write_5m,
+        cache_write_1h_tokens=write_1h,
+        output_tokens=as_count(raw.get("output_tokens")),
+        reasoning_tokens=(
+            as_count(details.get("thinking_tokens"))
+            if isinstance(details, dict)
+            else None
+        ),
+        web_search_requests=(
+            as_count(tools.get("web_search_requests"))
+            if isinstance(tools, dict)
+            else None
+        ),
     )
 
 

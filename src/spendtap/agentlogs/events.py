@@ -1,14 +1,38 @@
-"""Agent calls to usage events: the laptop's context, the list price, a stable id."""
+"""Agent calls to usage events: the laptop's context, the list price, a stable id.
+
+``EventFactory.build`` goes through the collector's own assembly (the same code the
+proxy's events take). A backfill makes tens of thousands of events, so
+``build_json`` writes the contract's JSON object directly, the same object
+``build(call).to_json()`` gives (a test holds the two together), several times
+faster.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
+from spendtap.agentlogs.bulk_pricing import BulkPricer, Priced, is_empty
 from spendtap.agentlogs.call import AgentCall
 from spendtap.agentlogs.context import LogContext
-from spendtap.collector.assemble import Timing, build_event, event_id, price_call
-from spendtap.event import EVENT_FIELDS, UsageEvent, UsageSource
+from spendtap.collector.assemble import (
+    EVENT_NAMESPACE,
+    Timing,
+    build_event,
+    event_id,
+    price_call,
+)
+from spendtap.context.resolver import CallContext
+from spendtap.event import (
+    EVENT_FIELDS,
+    CallStatus,
+    CostStatus,
+    UsageEvent,
+    UsageSource,
+)
 from spendtap.pricing import Pricer
 from spendtap.providers.base import ParsedCall
 
@@ -16,13 +40,37 @@ from spendtap.providers.base import ParsedCall
 AGENT_COST_FIELD = "agent_cost_usd"
 HAS_AGENT_COST = AGENT_COST_FIELD in EVENT_FIELDS
 
+_NAMESPACE = EVENT_NAMESPACE.bytes
+#: Distinct (session, place) contexts kept; past it the cache starts over.
+CONTEXT_CACHE_SIZE = 4096
+#: Context fields of the event, in contract order (from ``user`` on).
+_CONTEXT_FIELDS = (
+    "user",
+    "os_user",
+    "device_id",
+    "hostname",
+    "agent",
+    "agent_version",
+    "process",
+    "pid",
+    "repo",
+    "branch",
+    "commit",
+    "ticket",
+    "session_id",
+    "auth_kind",
+    "credential_hint",
+)
+
 
 class EventFactory:
-    """Builds usage events from agent calls; safe to share between threads."""
+    """Builds usage events from agent calls; one per import (not thread-safe)."""
 
     def __init__(self, context: LogContext, pricer: Pricer | None = None) -> None:
         self.context = context
         self.pricer = pricer or Pricer()
+        self._bulk = BulkPricer(self.pricer)
+        self._contexts: dict[tuple[str | None, ...], dict[str, Any]] = {}
 
     def build(self, call: AgentCall) -> UsageEvent:
         parsed = parsed_call(call)
@@ -39,16 +87,92 @@ class EventFactory:
         )
         return with_agent_cost(event, call.agent_cost_usd)
 
+    def build_json(self, call: AgentCall) -> dict[str, Any]:
+        """``build(call).to_json()``, without the intermediate objects."""
+        usage = call.usage
+        empty = is_empty(usage)
+        cost, cost_status, price_ref = self._price(call, empty)
+        started = call.started_at
+        ended = call.ended_at
+        out: dict[str, Any] = {
+            "event_id": fast_event_id(call.source.value, call.key),
+            "capture_source": call.source.value,
+            "provider": call.provider,
+            "api": call.api.value,
+            "model_requested": None,
+            "model": call.model,
+            "region": call.region,
+            "streaming": call.streaming,
+            "status": call.status.value,
+            "http_status": None,
+            "error_type": None,
+            "input_tokens": usage.input_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_5m_tokens": usage.cache_write_5m_tokens,
+            "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "web_search_requests": usage.web_search_requests,
+            "usage_source": "absent" if empty else "provider",
+            "cost_usd": None if cost is None else float(cost),
+            "cost_status": cost_status.value,
+            "price_ref": price_ref,
+            "started_at": millis(started),
+            "ended_at": None if ended is None else millis(ended),
+            "ttft_ms": None,
+            "duration_ms": _duration_ms(started, ended),
+            "request_id": call.request_id,
+            "response_id": call.response_id,
+        }
+        out.update(self._context_json(call))
+        if HAS_AGENT_COST:
+            cost = call.agent_cost_usd
+            out[AGENT_COST_FIELD] = None if cost is None else float(cost)
+        return out
+
+    def _price(self, call: AgentCall, empty: bool) -> Priced:
+        """``price_call`` for an agent call (always billable), without its wrapper."""
+        if call.status is CallStatus.ERROR and empty:
+            return Decimal(0), CostStatus.PRICED, "unbilled:error"
+        return self._bulk.price(
+            call.provider,
+            call.model,
+            call.usage,
+            call.started_at,
+            service_tier=call.service_tier,
+            region=call.region,
+        )
+
+    def _context_json(self, call: AgentCall) -> dict[str, Any]:
+        """The context fields, once per session and place: most calls share them."""
+        key = (
+            call.agent,
+            call.agent_version,
+            call.session_id,
+            call.cwd,
+            call.branch,
+            call.commit,
+            call.remote,
+            call.user,
+        )
+        cached = self._contexts.get(key)
+        if cached is None:
+            if len(self._contexts) >= CONTEXT_CACHE_SIZE:
+                self._contexts.clear()
+            cached = self._contexts[key] = context_json(self.context.resolve(call))
+        return cached
+
 
 def parsed_call(call: AgentCall) -> ParsedCall:
     """The call as a parser would have reported it, for pricing and assembly."""
+    usage = call.usage
     return ParsedCall(
         provider=call.provider,
         api=call.api,
         streaming=call.streaming,
         status=call.status,
-        usage=call.usage,
-        usage_source=UsageSource.ABSENT if call.usage.is_empty else UsageSource.PROVIDER,
+        usage=usage,
+        usage_source=UsageSource.ABSENT if is_empty(usage) else UsageSource.PROVIDER,
         model=call.model,
         region=call.region,
         response_id=call.response_id,
@@ -61,3 +185,30 @@ def with_agent_cost(event: UsageEvent, cost: Decimal | None) -> UsageEvent:
     if not HAS_AGENT_COST or cost is None:
         return event
     return dataclasses.replace(event, **{AGENT_COST_FIELD: cost})
+
+
+def fast_event_id(source: str, key: tuple[str, ...]) -> str:
+    """``assemble.event_id(source, *key)``: the same uuid5, computed directly."""
+    name = "|".join((source, *key)).encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE + name).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def millis(moment: datetime) -> str:
+    """``2025-10-01T10:00:00.123Z`` for an aware UTC datetime (as ``rfc3339``)."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _duration_ms(started: datetime, ended: datetime | None) -> int | None:
+    if ended is None:
+        return None
+    start, end = started.timestamp(), ended.timestamp()
+    return None if end < start else round((end - start) * 1000)
+
+
+def context_json(context: CallContext) -> dict[str, Any]:
+    """The context fields of an event, as the contract writes them."""
+    return {name: getattr(context, name) for name in _CONTEXT_FIELDS}

@@ -76,17 +76,30 @@ class LogImporter:
     def stats(self) -> ImportStats:
         return self.format.stats
 
+    def discover(self) -> list[Path]:
+        """The files a backfill reads now, in the order it reads them."""
+        seen: dict[Path, None] = {}
+        for root in self.roots:
+            for path in self.format.discover(root):
+                seen.setdefault(path, None)
+        return list(seen)
+
     def backfill(
-        self, progress: ProgressCallback | None = None, *, then_follow: bool = False
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        then_follow: bool = False,
+        paths: Sequence[Path] | None = None,
     ) -> Iterator[AgentCall]:
-        """Every call in every file found now, each file read to its end.
+        """Every call in every file found now (or in ``paths``), each file read to
+        its end.
 
         A file's unterminated last line is read as a line (or counted as truncated)
         unless ``then_follow``: then it is left for ``follow``, as the agent is
         probably still writing it.
         """
-        paths = self._discover()
-        sizes = [_size(p) for p in paths]
+        paths = self.discover() if paths is None else list(paths)
+        sizes = [file_size(p) for p in paths]
         total = sum(sizes)
         done = 0
         for index, (path, size) in enumerate(zip(paths, sizes, strict=True)):
@@ -109,19 +122,12 @@ class LogImporter:
         probably still writing it.
         """
         while not stop.wait(interval):
-            for path in self._discover():
+            for path in self.discover():
                 yield from self._read(path, final=False, tails=False)
             for path in list(self._files):
                 yield from self._files[path].settle(final=False)
         for path in list(self._files):
             yield from self._files[path].settle(final=True)
-
-    def _discover(self) -> list[Path]:
-        seen: dict[Path, None] = {}
-        for root in self.roots:
-            for path in self.format.discover(root):
-                seen.setdefault(path, None)
-        return list(seen)
 
     def _read(self, path: Path, *, final: bool, tails: bool) -> Iterator[AgentCall]:
         state = self._states.get(path)
@@ -129,7 +135,7 @@ class LogImporter:
             state = self._states[path] = ReadState()
             self._files[path] = self.format.open(path)
             self.stats.files += 1
-        elif _size(path) == state.offset + len(state.tail):
+        elif file_size(path) == state.offset + len(state.tail):
             return  # nothing new
         log_file = self._files[path]
         overlong = state.overlong
@@ -143,7 +149,7 @@ class LogImporter:
         yield from log_file.settle(final=final)
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:

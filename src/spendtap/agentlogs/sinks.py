@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
-from typing import BinaryIO, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from spendtap.agentlogs import parallel
 from spendtap.agentlogs.call import AgentCall
 from spendtap.agentlogs.events import EventFactory
 from spendtap.agentlogs.importer import LogImporter, ProgressCallback
 from spendtap.delivery.spool import Spool
-from spendtap.event import UsageEvent
 
 log = logging.getLogger(__name__)
 
 #: Events handed to a sink at once (one durable spool commit each).
 BATCH_SIZE = 500
 
+EventJson = dict[str, Any]
+
 
 class EventSink(Protocol):
-    def put(self, events: Sequence[UsageEvent]) -> None: ...
+    def put(self, events: Sequence[EventJson]) -> None:
+        """Take usage events as the contract's JSON objects."""
+
+    def put_lines(self, lines: Sequence[bytes]) -> None:
+        """Take usage events as JSON text, one event a line."""
 
 
 class JsonLinesSink:
@@ -32,10 +39,17 @@ class JsonLinesSink:
         self._stream = stream
         self.written = 0
 
-    def put(self, events: Sequence[UsageEvent]) -> None:
-        self._stream.write(b"".join(_json_line(e) for e in events))
+    def put(self, events: Sequence[EventJson]) -> None:
+        dumps = orjson.dumps
+        self._write([dumps(e) + b"\n" for e in events])
+
+    def put_lines(self, lines: Sequence[bytes]) -> None:
+        self._write([line if line.endswith(b"\n") else line + b"\n" for line in lines])
+
+    def _write(self, lines: list[bytes]) -> None:
+        self._stream.write(b"".join(lines))
         self._stream.flush()
-        self.written += len(events)
+        self.written += len(lines)
 
 
 class SpoolSink:
@@ -46,9 +60,44 @@ class SpoolSink:
         self.put_count = 0
         self.added = 0
 
-    def put(self, events: Sequence[UsageEvent]) -> None:
-        self.added += self._spool.put_many(e.to_json() for e in events)
+    def put(self, events: Sequence[EventJson]) -> None:
+        self.added += self._spool.put_many(events)
         self.put_count += len(events)
+
+    def put_lines(self, lines: Sequence[bytes]) -> None:
+        self.put([orjson.loads(line) for line in lines])
+
+
+class _Batcher:
+    """Hands events to a sink ``BATCH_SIZE`` at a time, in the order they came."""
+
+    def __init__(self, sink: EventSink, size: int = BATCH_SIZE) -> None:
+        self._sink = sink
+        self._size = size
+        self._events: list[EventJson] = []
+        self._lines: list[bytes] = []
+
+    def add(self, event: EventJson | bytes) -> None:
+        if isinstance(event, bytes):
+            if self._events:
+                self.flush()
+            self._lines.append(event)
+            if len(self._lines) >= self._size:
+                self.flush()
+            return
+        if self._lines:
+            self.flush()
+        self._events.append(event)
+        if len(self._events) >= self._size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._events:
+            self._sink.put(self._events)
+            self._events = []
+        if self._lines:
+            self._sink.put_lines(self._lines)
+            self._lines = []
 
 
 def run_import(
@@ -58,27 +107,48 @@ def run_import(
     *,
     progress: ProgressCallback | None = None,
     follow: threading.Event | None = None,
+    workers: int | None = None,
 ) -> None:
-    """Backfill into ``sink``; then, with a ``follow`` stop event, tail until it is set."""
-    calls = importer.backfill(progress, then_follow=follow is not None)
-    _deliver(calls, factory, sink, flush_each=False)
+    """Backfill into ``sink``; then, with a ``follow`` stop event, tail until it is set.
+
+    A large backfill without ``follow`` is read by several processes (see
+    ``parallel``); ``workers=1`` keeps it in this one.
+    """
+    batcher = _Batcher(sink)
+    if follow is None:
+        layout = parallel.plan(importer.discover(), workers or parallel.worker_count())
+        if len(layout.shards) > 1 and parallel.worth_splitting(layout.total_bytes):
+            log.info("agentlogs.backfill.split shards=%d", len(layout.shards))
+            reader = _shard_reader(importer, factory, progress)
+            parallel.run_sharded(importer, layout.shards, reader, batcher.add)
+            batcher.flush()
+            return
+
+    _deliver(
+        importer.backfill(progress, then_follow=follow is not None), factory, batcher
+    )
+    batcher.flush()
     if follow is not None:
         log.info("agentlogs.follow.started format=%s", importer.format.name)
-        _deliver(importer.follow(follow), factory, sink, flush_each=True)
+        for call in importer.follow(follow):
+            batcher.add(factory.build_json(call))
+            batcher.flush()
+
+
+def _shard_reader(
+    importer: LogImporter, factory: EventFactory, progress: ProgressCallback | None
+) -> parallel.ShardReader:
+    def read(paths: Sequence[Path], emit: Callable[[EventJson], None]) -> None:
+        build = factory.build_json
+        for call in importer.backfill(progress, paths=paths):
+            emit(build(call))
+
+    return read
 
 
 def _deliver(
-    calls: Iterable[AgentCall], factory: EventFactory, sink: EventSink, *, flush_each: bool
+    calls: Iterable[AgentCall], factory: EventFactory, batcher: _Batcher
 ) -> None:
-    batch: list[UsageEvent] = []
+    build = factory.build_json
     for call in calls:
-        batch.append(factory.build(call))
-        if flush_each or len(batch) >= BATCH_SIZE:
-            sink.put(batch)
-            batch = []
-    if batch:
-        sink.put(batch)
-
-
-def _json_line(event: UsageEvent) -> bytes:
-    return orjson.dumps(event.to_json()) + b"\n"
+        batcher.add(build(call))

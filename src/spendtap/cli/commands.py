@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -15,9 +16,13 @@ from spendtap.collector.trust import write_ca_bundle
 from spendtap.delivery.credentials import EngineTarget, resolve_target
 from spendtap.errors import ConfigError
 
+#: API tokens for ``serve`` when no --api-token is given (NAME:ROLE:TOKEN,...).
+API_TOKENS_ENV = "SPENDTAP_API_TOKENS"
+
 # The collector pulls in mitmproxy (~0.6 s to import): only commands that run it pay.
 if TYPE_CHECKING:
     from spendtap.collector.service import Collector, CollectorConfig
+    from spendtap.engine.state import EngineConfig
 
 
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
@@ -105,8 +110,33 @@ def serve(args: argparse.Namespace) -> int:
 
     host, port = parse_listen(args.listen)
     db_url = args.db or default_db_url(_data_dir(args))
-    EngineServer(db_url, host, port, ingest_token=args.token).run()
+    config = _engine_config(args)
+    EngineServer(db_url, host, port, ingest_token=args.token, config=config).run()
     return 0
+
+
+def _engine_config(args: argparse.Namespace) -> EngineConfig:
+    from spendtap.engine.access import AccessPolicy, ApiToken
+    from spendtap.engine.state import EngineConfig
+    from spendtap.engine.timestamps import parse_duration
+
+    specs = list(args.api_tokens)
+    if not specs:
+        env = os.environ.get(API_TOKENS_ENV, "")
+        specs = [s.strip() for s in env.split(",") if s.strip()]
+    retain = None
+    if args.retain_events:
+        try:
+            retain = parse_duration(args.retain_events)
+        except ValueError as exc:
+            raise ConfigError(f"--retain-events: {exc}") from exc
+    access = AccessPolicy(
+        api_tokens=tuple(ApiToken.parse(s) for s in specs),
+        enrollment=args.enrollment,
+    )
+    return EngineConfig(
+        access=access, retain_events=retain, migrate=not args.no_migrate
+    )
 
 
 def up(args: argparse.Namespace) -> int:

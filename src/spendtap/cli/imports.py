@@ -84,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             added = _to_stdout(importer, EventFactory(context), bar, stop)
         else:
-            added = _to_spool(args, data_dir, importer, EventFactory(context), bar, stop)
+            added = _to_spool(
+                args, data_dir, importer, EventFactory(context), bar, stop
+            )
     finally:
         bar.close()
     print(
@@ -107,8 +109,7 @@ def _roots(given: list[Path], defaults: list[Path]) -> list[Path]:
     found = [path for path in defaults if path.is_dir()]
     if not found:
         print(
-            "spendtap import: no logs found in "
-            + ", ".join(str(p) for p in defaults),
+            "spendtap import: no logs found in " + ", ".join(str(p) for p in defaults),
             file=sys.stderr,
         )
     return found or defaults

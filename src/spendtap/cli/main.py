@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "spendtap.cli.imports",
     "spendtap.cli.devices",
     "spendtap.cli.status",
+    "spendtap.cli.db",
 )
 
 
@@ -107,9 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", default=f"127.0.0.1:{DEFAULT_ENGINE_PORT}", metavar="HOST:PORT"
     )
     p.add_argument(
-        "--db", metavar="URL", help="sqlite:///PATH (default: in the data dir)"
+        "--db",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: a SQLite "
+        "file in the data dir); replicas may share one",
     )
-    p.add_argument("--token", help="require this bearer token on ingest")
+    p.add_argument(
+        "--token", help="a shared bearer token that may ingest and read (legacy)"
+    )
+    p.add_argument(
+        "--api-token",
+        action="append",
+        default=[],
+        dest="api_tokens",
+        metavar="NAME:ROLE:TOKEN",
+        help="an API token, ROLE viewer or admin (repeatable; also "
+        "$SPENDTAP_API_TOKENS, comma-separated)",
+    )
+    p.add_argument(
+        "--enrollment",
+        action="store_true",
+        help="ingest only from enrolled devices (required to listen beyond loopback)",
+    )
+    p.add_argument(
+        "--retain-events",
+        metavar="SPAN",
+        help="remove raw events older than SPAN (90d, 12w); rollups are kept",
+    )
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="refuse a database not at the schema head instead of upgrading it",
+    )
     _add_data_dir(p)
     p.set_defaults(run=commands.serve)
 

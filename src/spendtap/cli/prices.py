@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     verbs = prices.add_subparsers(dest="prices_command", required=True, metavar="VERB")
 
     show = verbs.add_parser("show", help="explain the price of a model")
-    show.add_argument("model", metavar="MODEL", help="model id as any provider spells it")
+    show.add_argument(
+        "model", metavar="MODEL", help="model id as any provider spells it"
+    )
     show.add_argument(
         "--provider",
         help="who bills the call: anthropic, openai, aws.bedrock, gcp.vertex_ai, "
@@ -39,9 +41,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     show.add_argument(
         "--at", help="date or RFC 3339 time the price is for (default: now, UTC)"
     )
-    show.add_argument("--region", help="endpoint region or geo: global, us, us-east5, …")
+    show.add_argument(
+        "--region", help="endpoint region or geo: global, us, us-east5, …"
+    )
     show.add_argument("--tier", help="service tier: standard, batch, flex, priority")
-    show.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    show.add_argument(
+        "--json", action="store_true", help="print the explanation as JSON"
+    )
     _add_sources(show)
     show.set_defaults(run=run_show)
 
@@ -59,7 +65,9 @@ def _add_sources(p: argparse.ArgumentParser) -> None:
         default=None,
         help="data dir with imported prices and prices.toml (default: the user data dir)",
     )
-    p.add_argument("--sheet", type=Path, help="price sheet to use instead of prices.toml")
+    p.add_argument(
+        "--sheet", type=Path, help="price sheet to use instead of prices.toml"
+    )
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -116,7 +124,9 @@ def parse_at(text: str | None) -> datetime:
             f"--at {text!r} is not a date or time; write 2025-11-20 or "
             "2025-11-20T12:00:00Z"
         ) from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return (
+        parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    )
 
 
 def guess_provider(pricer: Pricer, model: str) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from spendtap.collector.timefmt import millis_between, rfc3339
 from spendtap.context.resolver import CallContext
 from spendtap.event import (
+    Api,
     CallStatus,
     CaptureSource,
     CostStatus,
@@ -47,6 +48,10 @@ def price_call(pricer: Pricer, call: ParsedCall, at: datetime) -> Priced:
     """List price of a call; free and unbilled calls cost exactly 0, unknowns None."""
     if not call.billable:
         return Priced(Decimal(0), CostStatus.PRICED, f"free:{call.api.value}")
+    if call.api is Api.WEB_CHAT:
+        # A web chat is paid for by its seat, which allocation spreads over usage;
+        # the estimated tokens are kept, the call itself adds no list-price cost.
+        return Priced(Decimal(0), CostStatus.PRICED, "included-in-seat:web_chat")
     if call.status is CallStatus.ERROR and call.usage.is_empty:
         return Priced(Decimal(0), CostStatus.PRICED, "unbilled:error")
     price = pricer.price(

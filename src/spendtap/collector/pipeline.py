@@ -90,7 +90,7 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._failing_since = 0.0
         self._failed_calls = 0
-        self._last_error_log = 0.0
+        self._last_error_log = -SPOOL_ERROR_LOG_EVERY_S
 
     def start(self) -> None:
         self._thread.start()
@@ -220,7 +220,6 @@ class Pipeline:
             return kept
 
     def _spool_failed(self, exc: SpoolError, receipts: list[Receipt | None]) -> None:
-        self._drop(DropReason.SPOOL_UNWRITABLE, receipts)
         self.counters.spool_errors += 1
         now = self._clock()
         if self.spool_failing is None:
@@ -234,6 +233,7 @@ class Pipeline:
                 self._failed_calls,
                 exc,
             )
+        self._drop(DropReason.SPOOL_UNWRITABLE, receipts)
 
     def _spool_recovered(self) -> None:
         if self.spool_failing is None:
@@ -245,7 +245,7 @@ class Pipeline:
         )
         self.spool_failing = None
         self._failed_calls = 0
-        self._last_error_log = 0.0
+        self._last_error_log = -SPOOL_ERROR_LOG_EVERY_S
 
     def _drop(self, reason: DropReason, receipts: list[Receipt | None]) -> None:
         self.counters.dropped += len(receipts)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,25 @@ class Problem:
             "message": self.message,
             "fix": self.fix,
         }
+
+
+class ProblemOut(BaseModel):
+    index: int | None
+    field: str | None
+    message: str
+    fix: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ProblemOut]
+
+
+class ErrorOut(BaseModel):
+    """The one error shape, for the OpenAPI spec."""
+
+    error: ErrorBody
 
 
 class ApiError(Exception):
@@ -122,7 +142,9 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
         for item in exc.errors()
     )
     message = f"{request.method} {request.url.path}: the request is not valid"
-    error = ApiError(422, ErrorCode.INVALID_QUERY, message, details)
+    in_body = any(item.get("loc", ("",))[0] == "body" for item in exc.errors())
+    code = ErrorCode.INVALID_REQUEST if in_body else ErrorCode.INVALID_QUERY
+    error = ApiError(422, code, message, details)
     return error_response(error)
 
 

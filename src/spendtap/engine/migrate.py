@@ -9,14 +9,15 @@ does not know (written by a newer spendtap) is refused, never touched.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 from spendtap.engine.database import WRITE_OPTION
 from spendtap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,14 @@ SCRIPT_LOCATION = "spendtap.engine:migrations"
 MIGRATION_LOCK = 0x5350_5444_4D49_4752  # "SPTDMIGR"
 
 
-def alembic_config(conn: Connection) -> Config:
+def alembic_config(conn: Connection | None = None) -> Config:
+    # Alembic is imported only when a migration runs (it is slow and chatty to load).
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    config.attributes["connection"] = conn
+    if conn is not None:
+        config.attributes["connection"] = conn
     return config
 
 
@@ -66,6 +71,9 @@ def upgrade_database(engine: Engine) -> tuple[str | None, str]:
 
 
 def _upgrade(conn: Connection) -> str | None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     conn.execution_options(**{WRITE_OPTION: True})
     with conn.begin():
         before = current_revision(conn)

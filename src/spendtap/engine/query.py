@@ -159,7 +159,9 @@ def _key_names(query: SpendQuery) -> list[str]:
     return names if query.bucket is Bucket.NONE else ["bucket_start", *names]
 
 
-def _piece_select(query: SpendQuery, piece: Piece, after: RowKey | None) -> Select[*tuple[Any, ...]]:
+def _piece_select(
+    query: SpendQuery, piece: Piece, after: RowKey | None
+) -> Select[*tuple[Any, ...]]:
     cube = cube_for([*query.by, *(d for d, _ in query.filters)])
     table = rollups[cube.table_name(piece.grain)]
     time = table.c[piece.grain.column]

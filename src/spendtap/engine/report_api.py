@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from spendtap.engine.access import needs_read
 from spendtap.engine.exact_json import ExactJSONResponse
-from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
-from spendtap.engine.report import ALLOWED_BY, ReportQuery, parse_dimensions, run_report
-from spendtap.engine.rollup import Dimension
-from spendtap.engine.state import EngineState, engine_state, require_token
-from spendtap.engine.timestamps import EXAMPLE, parse_rfc3339
+from spendtap.engine.http_errors import ErrorOut
+from spendtap.engine.params import dimensions, invalid, time_param
+from spendtap.engine.report import ALLOWED_BY, ReportQuery, run_report
+from spendtap.engine.state import EngineState, engine_state
 
-router = APIRouter()
+router = APIRouter(tags=["query"])
 
 
 class ReportTotals(BaseModel):
@@ -28,6 +27,7 @@ class ReportTotals(BaseModel):
     reasoning_tokens: int | None
     cost_usd: float | None
     unpriced_calls: int
+    dropped_events: int
 
 
 class ReportOut(BaseModel):
@@ -37,14 +37,19 @@ class ReportOut(BaseModel):
     totals: ReportTotals
 
 
-_ERROR_DOC = {"description": "the error shape: {error: {code, message, details}}"}
+_ERROR_DOC = {"model": ErrorOut, "description": "the error shape"}
 
 
 @router.get(
     "/v1/report",
-    dependencies=[Depends(require_token)],
+    dependencies=[Depends(needs_read)],
     response_class=ExactJSONResponse,
-    responses={200: {"model": ReportOut}, 401: _ERROR_DOC, 422: _ERROR_DOC},
+    responses={
+        200: {"model": ReportOut},
+        401: _ERROR_DOC,
+        403: _ERROR_DOC,
+        422: _ERROR_DOC,
+    },
     summary="Cost and tokens by dimension",
 )
 def get_report(
@@ -53,40 +58,20 @@ def get_report(
     since: Annotated[str | None, Query(description="RFC 3339 start")] = None,
     until: Annotated[str | None, Query(description="RFC 3339 end (exclusive)")] = None,
 ) -> ExactJSONResponse:
-    """Rows sorted by cost, then calls, biggest first; costs exact to the nano-USD."""
+    """Rows sorted by cost, then calls, biggest first; costs exact to the nano-USD.
+
+    The window is widened to whole UTC hours. ``totals.dropped_events`` counts the
+    events collectors reported dropped in it.
+    """
     query = ReportQuery(
-        by=_dimensions(by), since=_time("since", since), until=_time("until", until)
+        by=dimensions(by),
+        since=time_param("since", since),
+        until=time_param("until", until),
     )
     if query.since and query.until and query.since >= query.until:
-        raise _invalid(
+        raise invalid(
             "since",
             f"since {since} is not before until {until}",
             "give a since earlier than until",
         )
     return ExactJSONResponse(run_report(state.db, query).to_json())
-
-
-def _dimensions(text: str) -> tuple[Dimension, ...]:
-    try:
-        return parse_dimensions(text)
-    except ValueError as exc:
-        fix = "send by as a comma-separated list of them, like by=model,provider"
-        raise _invalid("by", str(exc), fix) from exc
-
-
-def _time(name: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_rfc3339(text)
-    except ValueError as exc:
-        raise _invalid(name, f"{name}: {exc}", f"send {name} like {EXAMPLE}") from exc
-
-
-def _invalid(field: str, message: str, fix: str) -> ApiError:
-    return ApiError(
-        422,
-        ErrorCode.INVALID_QUERY,
-        f"{message}; {fix}",
-        (Problem(message, fix, field=field),),
-    )

@@ -34,7 +34,7 @@ MAX_COST_USD = 1_000_000
 MAX_LISTED_PROBLEMS = 50
 
 
-def _check_time(value: str) -> str:
+def check_time(value: str) -> str:
     try:
         parse_rfc3339(value)
     except ValueError as exc:
@@ -46,7 +46,7 @@ Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Time = Annotated[str, Field(max_length=64), AfterValidator(_check_time)]
+Time = Annotated[str, Field(max_length=64), AfterValidator(check_time)]
 Usd = Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)]
 
 
@@ -98,11 +98,15 @@ class EventIn(BaseModel):
     session_id: Text | None
     auth_kind: AuthKind | None
     credential_hint: Text | None
+    agent_cost_usd: Usd | None = None
+    """The cost the agent itself reported (optional: older collectors omit it)."""
 
     def to_event(self) -> UsageEvent:
         values: dict[str, Any] = dict(self)
         if self.cost_usd is not None:
             values["cost_usd"] = usd_from_json_number(self.cost_usd)
+        if self.agent_cost_usd is not None:
+            values["agent_cost_usd"] = usd_from_json_number(self.agent_cost_usd)
         return UsageEvent(**values)
 
 
@@ -134,6 +138,7 @@ EXPECTED: Mapping[str, str] = {
     "usage_source": _one_of(list(UsageSource)),
     "cost_usd": f"a number of US dollars from 0 to {MAX_COST_USD}, or null if unpriced",
     "cost_status": _one_of(list(CostStatus)),
+    "agent_cost_usd": f"a number of US dollars from 0 to {MAX_COST_USD}, or null",
     "started_at": _TIME,
     "ended_at": _TIME + ", or null",
     "auth_kind": _one_of(list(AuthKind)) + ", or null",

@@ -11,6 +11,8 @@ lower-level :func:`serve` returns the ``uvicorn.Server`` itself.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import logging
 import socket
 import threading
@@ -19,11 +21,24 @@ import time
 import uvicorn
 
 from spendtap.engine.app import create_app
+from spendtap.engine.state import EngineConfig
 from spendtap.errors import EngineError
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 15.0
+#: Seconds open connections (live feeds) get to finish when the server stops.
+GRACEFUL_STOP_S = 3
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or name (nothing else can reach it)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(
@@ -33,14 +48,23 @@ def serve(
     *,
     ingest_token: str | None = None,
     log_level: str = "warning",
+    config: EngineConfig | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the engine app, not yet started (call ``run()``).
 
     Logging is left to the caller (no uvicorn logging config is installed). With
-    port 0, :class:`EngineServer` tells the port it got; prefer it.
+    port 0, :class:`EngineServer` tells the port it got; prefer it. Raises
+    ConfigError when ``host`` is reachable from other machines without enrollment.
     """
-    app = create_app(db_url, ingest_token=ingest_token)
-    config = uvicorn.Config(
+    config = config or EngineConfig()
+    access = dataclasses.replace(config.access, loopback_only=is_loopback(host))
+    access.check_exposure(host)
+    app = create_app(
+        db_url,
+        ingest_token=ingest_token,
+        config=dataclasses.replace(config, access=access),
+    )
+    server_config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -49,8 +73,17 @@ def serve(
         access_log=False,
         lifespan="on",
         server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
     )
-    return uvicorn.Server(config)
+    return uvicorn.Server(server_config)
+
+
+def close_app(server: uvicorn.Server) -> None:
+    """Close the database pool of ``server``'s app (also when it never started)."""
+    app = server.config.app
+    state = getattr(getattr(app, "state", None), "spendtap", None)
+    if state is not None:
+        state.db.dispose()
 
 
 class EngineServer:
@@ -64,11 +97,17 @@ class EngineServer:
         *,
         ingest_token: str | None = None,
         log_level: str = "warning",
+        config: EngineConfig | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.server = serve(
-            db_url, host, port, ingest_token=ingest_token, log_level=log_level
+            db_url,
+            host,
+            port,
+            ingest_token=ingest_token,
+            log_level=log_level,
+            config=config,
         )
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -93,6 +132,7 @@ class EngineServer:
             ) from exc
         finally:
             sock.close()
+            close_app(self.server)
 
     def start_in_thread(self, timeout: float = START_TIMEOUT_S) -> None:
         """Serve from a daemon thread; return once it listens, else EngineError."""
@@ -126,6 +166,7 @@ class EngineServer:
             self._thread = None
         if self._socket is not None:
             self._socket.close()
+        close_app(self.server)
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -135,6 +176,7 @@ class EngineServer:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
+            close_app(self.server)
             raise EngineError(
                 f"the engine cannot listen on {self.host}:{self.port} "
                 f"({exc.strerror}); pick another address or port with --listen"

@@ -194,7 +194,7 @@ def data_card(
     for index in range(len(starts) + 1):
         floor = -1 if index == 0 else starts[index - 1]
         rates = probe_rates(cost_of, band_base(index, starts))
-        bands.append(_apply_rules(Band(floor, rates, _origins("data")), active))
+        bands.append(_apply_rules(Band(floor, rates, _data_origins(prices)), active))
 
     tier_ref = _tier_ref(call.tier, used_context, active)
     data_ref = f"{data_label}:{provider.id}/{model.id}"
@@ -244,10 +244,10 @@ def _apply_rules(band: Band, rules: Sequence[Rule]) -> Band:
         if above is not None and band.floor < above:
             continue
         updated = change.apply(rates)
-        label = f"{rule.id} ({change.describe()})"
         pairs = zip(rates.per_unit, updated.per_unit, strict=True)
         for index, (old, new) in enumerate(pairs):
             if old != new:
+                label = f"{rule.id} {change.describe_field(COUNT_FIELDS[index])}"
                 origins[index] = (*origins[index], label)
                 ids[index] = (*ids[index], rule.id)
         rates = updated
@@ -313,6 +313,28 @@ def _tier_ref(tier: str, used_context: PriceContext, rules: Sequence[Rule]) -> s
 def tier_unpriced(card: Card) -> bool:
     """True when the call's service tier had no price and standard rates were used."""
     return card.tier_ref.endswith("(standard rates)")
+
+
+#: Count field → (genai-prices price key, what it costs when the data lacks that key).
+_DATA_KEYS = {
+    "cache_read": ("cache_read_mtok", "priced as input"),
+    "cache_write_5m": ("cache_write_mtok", "priced as input"),
+    "cache_write_1h": ("cache_write_1h_mtok", "priced as a 5-minute write"),
+    "reasoning": ("output_reasoning_mtok", "priced as output"),
+    "web_search": ("web_searches_kcount", "free"),
+}
+
+
+def _data_origins(prices: ModelPrice) -> tuple[tuple[str, ...], ...]:
+    """ "data", or what the data does with a count it has no price for."""
+    out = []
+    for field in COUNT_FIELDS:
+        key, fallback = _DATA_KEYS.get(field, ("", ""))
+        if key and not _has(prices, key) and field != "reasoning":
+            out.append((f"data (no price: {fallback})",))
+        else:
+            out.append(("data",))
+    return tuple(out)
 
 
 def _origins(label: str) -> tuple[tuple[str, ...], ...]:

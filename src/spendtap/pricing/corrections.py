@@ -71,6 +71,9 @@ class Derive:
     def describe(self) -> str:
         return f"{self.field} = {self.factor} x {self.base}"
 
+    def describe_field(self, field: str) -> str:
+        return f"= {self.factor} x {self.base}"
+
 
 @dataclass(frozen=True, slots=True)
 class Scale:
@@ -89,6 +92,10 @@ class Scale:
         parts = ", ".join(f"{field} x{factor}" for field, factor in self.factors)
         return parts if self.above is None else f"prompt > {self.above:,}: {parts}"
 
+    def describe_field(self, field: str) -> str:
+        factor = dict(self.factors)[field]
+        return f"x{factor}" if self.above is None else f"x{factor} over {self.above:,}"
+
 
 @dataclass(frozen=True, slots=True)
 class SetRate:
@@ -102,6 +109,9 @@ class SetRate:
 
     def describe(self) -> str:
         return f"{self.field} = ${self.usd} each"
+
+    def describe_field(self, field: str) -> str:
+        return f"${self.usd} each"
 
 
 Change = Derive | Scale | SetRate
@@ -277,10 +287,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="R007",
-        title="OpenAI Batch API at 50% of standard (cached input included)",
+        title="OpenAI Batch API at 50% of standard input and output",
         providers=frozenset({"openai", "azure.ai.openai"}),
         models=("*",),
-        change=Scale(_all(TOKEN_FIELDS, HALF)),
+        change=Scale(_all(("input", *OUTPUT_SIDE), HALF)),
         source=_OPENAI_BATCH,
         valid_from=date(2024, 4, 15),
         tiers=frozenset({"batch"}),

@@ -145,7 +145,9 @@ def _rate_table(bands: Sequence[Band]) -> list[str]:
     out = ["USD per million tokens (web search: per 1,000 searches)"]
     for row in rows:
         first = row[0].ljust(widths[0])
-        rest = "  ".join(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        rest = "  ".join(
+            cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)
+        )
         out.append(f"  {first}  {rest}")
     return out
 

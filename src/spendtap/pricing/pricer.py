@@ -44,6 +44,8 @@ from spendtap.pricing.snapshot import BUNDLED_LABEL, PriceData, load_price_data
 
 log = logging.getLogger(__name__)
 
+_MISSING: object = object()
+
 PRICE_DATA = BUNDLED_LABEL
 
 #: A reported cost and our list price may differ by this share before we warn.
@@ -121,9 +123,10 @@ class Pricer:
         self.sheet = _load_sheet(sheet, data_dir)
         self.rules = rules
         self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._entries: dict[tuple[str, str, str | None, date], _Entry] = {}
         self._cards: dict[tuple[object, ...], Card] = {}
+        self._fast: dict[tuple[object, ...], Card | None] = {}
         self._warned: set[tuple[str, str]] = set()
 
     def price(
@@ -149,7 +152,7 @@ class Pricer:
         status = CostStatus.ESTIMATED if estimated else CostStatus.PRICED
         listed = (
             UNPRICED
-            if usage.is_empty
+            if _no_counts(usage)
             else self._list_price(
                 provider, model, usage, at, service_tier, region, status
             )
@@ -177,6 +180,32 @@ class Pricer:
             return None
         return Quote(provider, entry.model, entry.region, card)
 
+    def _card_for_call(
+        self,
+        provider: str,
+        model: str,
+        at: datetime,
+        service_tier: str | None,
+        region: str | None,
+    ) -> Card | None:
+        """The card for a call, from a one-lookup cache after the first of its kind.
+
+        Cards of models whose price changes within a day are not kept here.
+        """
+        at = _as_utc(at)
+        key = (provider, model, region, service_tier, at.date())
+        cached = self._fast.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        entry = self._resolve(provider, model, region, at.date())
+        card = None
+        if entry is not None:
+            card = self._card(provider, entry, at, normalise_tier(service_tier))
+        if entry is None or not entry.time_of_day:
+            with self._lock:
+                self._remember(self._fast, key, card)
+        return card
+
     def _list_price(
         self,
         provider: str,
@@ -190,19 +219,15 @@ class Pricer:
         if not model:
             self._warn_once("model_missing", provider=provider)
             return UNPRICED
-        quote = self.quote(
-            provider, model, at, service_tier=service_tier, region=region
-        )
-        if quote is None:
+        card = self._card_for_call(provider, model, at, service_tier, region)
+        if card is None:
             return UNPRICED
 
         counts, reasoning_ignored = counts_from_usage(usage)
         if reasoning_ignored:
-            self._warn_once(
-                "reasoning_over_output", provider=provider, model=quote.model.model
-            )
-        band = quote.card.band_for(counts.prompt_total)
-        ref = quote.card.price_ref_for(band, counts)
+            self._warn_once("reasoning_over_output", provider=provider, model=model)
+        band = card.band_for(counts.prompt_total)
+        ref = card.price_ref_for(band, counts)
         return Price(
             cost_usd=band.rates.cost(counts), cost_status=status, price_ref=ref
         )
@@ -345,7 +370,7 @@ def model_refs(provider_id: str, model: str, region: str | None) -> list[str]:
 
     Bedrock prices cross-region (``global``) inference profiles apart from regional
     ones, and genai-prices tells them apart by the profile prefix our normalised id
-    no longer has.
+    no longer has. Fireworks lists models by their full ``accounts/…`` path.
     """
     refs: list[str] = []
     if (
@@ -355,6 +380,8 @@ def model_refs(provider_id: str, model: str, region: str | None) -> list[str]:
     ):
         refs.append(f"global.anthropic.{model}")
     refs.append(model)
+    if provider_id == "fireworks" and "/" not in model:
+        refs.append(f"accounts/fireworks/models/{model}")  # Fireworks' full name
     return refs
 
 
@@ -368,6 +395,19 @@ def _load_sheet(
     if data_dir is not None and (data_dir / SHEET_FILE).exists():
         return load_sheet(data_dir / SHEET_FILE)
     return None
+
+
+def _no_counts(usage: Usage) -> bool:
+    """True when the wire gave no count at all (faster than ``Usage.is_empty``)."""
+    return (
+        usage.input_tokens is None
+        and usage.output_tokens is None
+        and usage.cache_read_tokens is None
+        and usage.cache_write_5m_tokens is None
+        and usage.cache_write_1h_tokens is None
+        and usage.reasoning_tokens is None
+        and usage.web_search_requests is None
+    )
 
 
 def _differs(reported: Decimal, listed: Decimal) -> bool:

@@ -61,6 +61,9 @@ from spendtap.providers.framing import (
 from spendtap.providers.sse import ServerSentEvent
 
 PROVIDER = "aws.bedrock"
+#: Matched by suffix, as regions come and go; the path test (``/model/{id}/`` and one
+#: of five operations) is what only bedrock-runtime serves. Which AWS hosts are
+#: decrypted at all is the capture allow-list's business, not the routes'.
 HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
 INVOKE, INVOKE_STREAM = "invoke", "invoke-with-response-stream"

@@ -140,11 +140,15 @@ class ChatGptStream:
         self._path, self._op = path, kind
         self._apply(path, kind, op.get("v"))
 
-    def _apply(self, path: str, kind: str, value: object) -> None:
-        if kind == "patch" and isinstance(value, list):
-            for step in value:
+    def _apply(
+        self, path: str, kind: str, value: object, *, nested: bool = False
+    ) -> None:
+        if kind == "patch" and isinstance(value, list) and not nested:
+            for step in value:  # steps are plain operations, never patches again
                 if isinstance(step, dict) and isinstance(step.get("p"), str):
-                    self._apply(step["p"], str(step.get("o")), step.get("v"))
+                    self._apply(
+                        step["p"], str(step.get("o")), step.get("v"), nested=True
+                    )
         elif kind == "add" and not path and isinstance(value, dict):
             message = as_object(value.get("message"))
             if self._start_message(message):

@@ -102,10 +102,7 @@ class EventStreamDecoder:
             return []
         self._buffer += data
         messages: list[EventStreamMessage] = []
-        while self._failure is None:
-            message = self._next_message()
-            if message is None:
-                break
+        while (message := self._next_message()) is not None:
             messages.append(message)
         return messages
 

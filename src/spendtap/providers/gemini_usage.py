@@ -43,10 +43,6 @@ class RunningUsageMetadata:
     def __init__(self) -> None:
         self._fields: dict[str, object] = {}
 
-    @property
-    def seen(self) -> bool:
-        return bool(self._fields)
-
     def update(self, raw: Mapping[str, Any]) -> None:
         for name in USAGE_FIELDS:
             value = raw.get(name)

@@ -54,9 +54,8 @@ from spendtap.providers.websocket import SWITCHING_PROTOCOLS
 PROVIDER = "openai"
 HOSTS = frozenset({"api.openai.com"})
 
-#: The usage event has no Realtime API yet: sessions are recorded as ``responses``.
-#: TODO(#3): ``Api.REALTIME`` once the contract in event.py has it.
-REALTIME_API = Api.RESPONSES
+#: One usage event per Realtime session, summing its ``response.done`` usages.
+REALTIME_API = Api.REALTIME
 
 REALTIME_USAGE = UsageNames(
     "input_tokens", "input_token_details", "output_tokens", "output_token_details"

@@ -6,8 +6,6 @@ by some calls and not others is the sum of what was given.
 
 from __future__ import annotations
 
-import dataclasses
-
 from spendtap.event import TOKEN_FIELDS, Usage
 
 #: The most distinct model names a total remembers; past it the model is unknown.
@@ -59,8 +57,3 @@ class ModelTotals:
         if self._too_many or len(self._models) != 1:
             return None
         return next(iter(self._models))
-
-
-def with_usage(usage: Usage, **changes: int | None) -> Usage:
-    """``usage`` with some counts replaced (a typed ``dataclasses.replace``)."""
-    return dataclasses.replace(usage, **changes)

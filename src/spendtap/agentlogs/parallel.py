@@ -1,0 +1,186 @@
+"""A large backfill split across processes (Linux, and only from a single thread).
+
+Reading a big log folder is CPU work in Python, so the files are split into shards
+of about equal size, whole project folders at a time (a resumed session's copies
+sit beside the original, so copies stay in one shard), and each extra shard is read
+by a forked child that writes its usage events to a temporary file. The parent
+reads the first shard itself, then passes the children's events on, in shard
+order, dropping any event id it has already passed on (a copy that crossed shards).
+A child that fails costs time, not events: the parent reads its shard again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spendtap.agentlogs.importer import LogImporter, ProgressCallback, file_size
+from spendtap.agentlogs.stats import ImportStats
+
+log = logging.getLogger(__name__)
+
+#: Below this many bytes of logs, one process is quicker than forking.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+MAX_WORKERS = 4
+#: ``{"event_id":"`` opens every event line (the contract's first field).
+_ID_START = len(b'{"event_id":"')
+_ID_END = _ID_START + 36
+
+EventJson = dict[str, Any]
+#: Reads a list of files and hands each event to the callback.
+ShardReader = Callable[[Sequence[Path], Callable[[EventJson], None]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    shards: list[list[Path]]
+    total_bytes: int
+
+
+def plan(paths: Sequence[Path], workers: int) -> Plan:
+    """Split ``paths`` (in reading order) into up to ``workers`` shards of similar
+    size, keeping files of one folder together and each shard in reading order."""
+    sizes = {path: file_size(path) for path in paths}
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        folders.setdefault(_folder(path), []).append(path)
+    loads = [0] * max(1, workers)
+    members: list[set[Path]] = [set() for _ in loads]
+    by_size = sorted(folders.values(), key=lambda f: -sum(sizes[p] for p in f))
+    for folder in by_size:
+        lightest = loads.index(min(loads))
+        members[lightest].update(folder)
+        loads[lightest] += sum(sizes[p] for p in folder)
+    shards = [[p for p in paths if p in chosen] for chosen in members if chosen]
+    return Plan(shards, sum(sizes.values()))
+
+
+def worth_splitting(total_bytes: int) -> bool:
+    """Whether forking pays: enough to read, more than one CPU, Linux, one thread."""
+    return (
+        total_bytes >= PARALLEL_MIN_BYTES
+        and worker_count() > 1
+        and sys.platform == "linux"
+        and threading.active_count() == 1
+    )
+
+
+def worker_count() -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def run_sharded(
+    importer: LogImporter,
+    shards: list[list[Path]],
+    read_shard: ShardReader,
+    emit: Callable[[EventJson | bytes], None],
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Read ``shards[1:]`` in children and ``shards[0]`` here; ``emit`` gets every
+    event once: the parent's as objects, the children's as JSON lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
+    seen: set[str] = set()
+
+    def keep(event: EventJson) -> None:
+        seen.add(event["event_id"])
+        emit(event)
+
+    read_shard(shards[0], keep)
+    for child, shard in zip(children, shards[1:], strict=True):
+        if not _collect(importer.stats, child, seen, emit):
+            log.error(
+                "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
+            )
+            read_shard(shard, keep)
+
+
+@dataclass(slots=True)
+class _Child:
+    pid: int
+    events: Path
+    stats: Path
+
+
+def _fork(
+    importer: LogImporter, shard: Sequence[Path], read_shard: ShardReader
+) -> _Child:
+    fd, events = tempfile.mkstemp(prefix="spendtap-import-", suffix=".jsonl")
+    os.close(fd)
+    stats = Path(events + ".stats")
+    pid = os.fork()
+    if pid == 0:  # the child: read, write, and leave without running the parent's exit
+        code = 1
+        try:
+            _child_main(importer, shard, read_shard, Path(events), stats)
+            code = 0
+        except BaseException:  # the child's own boundary: report, never return
+            log.exception("agentlogs.parallel.child_crashed")
+        finally:
+            os._exit(code)
+    return _Child(pid, Path(events), stats)
+
+
+def _child_main(
+    importer: LogImporter,
+    shard: Sequence[Path],
+    read_shard: ShardReader,
+    events: Path,
+    stats: Path,
+) -> None:
+    for field in fields(ImportStats):  # the child reports only its own counts
+        setattr(importer.stats, field.name, 0)
+    with open(events, "wb", buffering=1024 * 1024) as out:
+        dumps = orjson.dumps
+        read_shard(shard, lambda event: out.write(dumps(event) + b"\n"))
+    stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
+
+
+def _collect(
+    totals: ImportStats,
+    child: _Child,
+    seen: set[str],
+    emit: Callable[[EventJson | bytes], None],
+) -> bool:
+    try:
+        _, status = os.waitpid(child.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return False
+        counts = orjson.loads(child.stats.read_bytes())
+        with open(child.events, "rb") as lines:
+            for line in lines:
+                event_id = line[_ID_START:_ID_END].decode()
+                if event_id in seen:
+                    counts["calls"] -= 1
+                    counts["cross_file_duplicates"] += 1
+                    continue
+                seen.add(event_id)
+                emit(line)
+        for name, value in counts.items():
+            setattr(totals, name, getattr(totals, name) + value)
+        return True
+    finally:
+        child.events.unlink(missing_ok=True)
+        child.stats.unlink(missing_ok=True)
+
+
+def _folder(path: Path) -> Path:
+    """The project folder a log file belongs to (Claude Code: ``projects/<cwd>``)."""
+    parent = path.parent
+    while parent.name in ("subagents",) or _looks_like_session(parent.name):
+        parent = parent.parent
+    return parent
+
+
+def _looks_like_session(name: str) -> bool:
+    return len(name) == 36 and name.count("-") == 4

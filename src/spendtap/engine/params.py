@@ -1,0 +1,127 @@
+"""Reading query parameters shared by the read API: dimensions, times, windows,
+filters and page cursors, each refused in the one error shape with its fix."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Query
+
+from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
+from spendtap.engine.report import parse_dimensions
+from spendtap.engine.rollup import DIMENSIONS, Dimension
+from spendtap.engine.timestamps import EXAMPLE, parse_duration, parse_rfc3339
+
+_MINUTE = 60
+
+
+def invalid(field: str, message: str, fix: str) -> ApiError:
+    return ApiError(
+        422,
+        ErrorCode.INVALID_QUERY,
+        f"{message}; {fix}",
+        (Problem(message, fix, field=field),),
+    )
+
+
+def dimensions(
+    text: str, *, field: str = "by", allow_none: bool = False
+) -> tuple[Dimension, ...]:
+    try:
+        return parse_dimensions(text, allow_none=allow_none)
+    except ValueError as exc:
+        fix = f"send {field} as a comma-separated list of them, like {field}=model,user"
+        raise invalid(field, str(exc), fix) from exc
+
+
+def time_param(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise invalid(name, f"{name}: {exc}", f"send {name} like {EXAMPLE}") from exc
+
+
+def duration_param(name: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise invalid(name, f"{name}: {exc}", f"send {name} like 7d or 24h") from exc
+
+
+def minute_window(
+    since: datetime | None, until: datetime | None, default_span: timedelta
+) -> tuple[int, int]:
+    """``[since, until)`` widened to whole minutes, in seconds since the epoch.
+
+    ``until`` defaults to now, ``since`` to ``until - default_span``.
+    """
+    end = until or datetime.now(UTC)
+    start = since or end - default_span
+    start_s = int(start.timestamp()) // _MINUTE * _MINUTE
+    end_s = -int(-end.timestamp() // _MINUTE) * _MINUTE
+    if start_s >= end_s:
+        raise invalid(
+            "since",
+            f"since {start.isoformat()} is not before until {end.isoformat()}",
+            "give a since earlier than until",
+        )
+    return start_s, end_s
+
+
+Filters = tuple[tuple[Dimension, str | None], ...]
+_FILTER = "only calls with this {}; an empty value selects calls without one"
+
+
+def dimension_filters(
+    model: Annotated[str | None, Query(description=_FILTER.format("model"))] = None,
+    provider: Annotated[
+        str | None, Query(description=_FILTER.format("provider"))
+    ] = None,
+    agent: Annotated[str | None, Query(description=_FILTER.format("agent"))] = None,
+    user: Annotated[str | None, Query(description=_FILTER.format("user"))] = None,
+    repo: Annotated[str | None, Query(description=_FILTER.format("repo"))] = None,
+    ticket: Annotated[str | None, Query(description=_FILTER.format("ticket"))] = None,
+) -> Filters:
+    """Dimension filters from query parameters named after dimensions (``user=ana``)."""
+    given = dict(
+        zip(DIMENSIONS, (model, provider, agent, user, repo, ticket), strict=True)
+    )
+    return tuple((d, value or None) for d, value in given.items() if value is not None)
+
+
+def encode_cursor(query_id: str, key: Sequence[int | str]) -> str:
+    raw = json.dumps([query_id, list(key)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str, query_id: str, length: int) -> tuple[int | str, ...]:
+    """The row key in ``text``, which must come from the same query."""
+    fix = "send the next_cursor of the previous page of this same query, unchanged"
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        owner, key = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise invalid("cursor", "the cursor is not one this engine made", fix) from exc
+    if owner != query_id:
+        raise invalid("cursor", "the cursor belongs to another query", fix)
+    if (
+        not isinstance(key, list)
+        or len(key) != length
+        or not all(isinstance(k, int | str) and not isinstance(k, bool) for k in key)
+    ):
+        raise invalid("cursor", "the cursor is not one this engine made", fix)
+    return tuple(key)
+
+
+def query_id(*parts: object) -> str:
+    """A short digest naming a query, so a cursor cannot be reused on another."""
+    text = json.dumps([str(p) for p in parts])
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
