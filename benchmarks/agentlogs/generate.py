@@ -115,7 +115,9 @@ class Session:
         body = self.corpus.text(200, 6000)
         message = {
             "role": "user",
-            "content": [{"tool_use_id": tool_id, "type": "tool_result", "content": body}],
+            "content": [
+                {"tool_use_id": tool_id, "type": "tool_result", "content": body}
+            ],
         }
         result = {"stdout": body, "stderr": "", "interrupted": False}
         self.emit(self.line("user", message, sidechain, toolUseResult=result))

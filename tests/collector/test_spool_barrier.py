@@ -76,7 +76,7 @@ class Fetch(threading.Thread):
         self.ended_at = time.monotonic()
 
 
-def gate_spool(collector: Collector, before: Callable[[], None]) -> None:
+def gate_spool(collector: Collector, before: Callable[[], object]) -> None:
     """Run ``before`` ahead of each spool write of the collector's pipeline."""
     real = collector.spool.put_many
 

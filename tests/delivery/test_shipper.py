@@ -12,16 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.fake_engine import FakeEngine, Reply
 
+from spendtap.delivery.answers import retry_after
 from spendtap.delivery.shipper import (
     ShipOutcome,
     Shipper,
-    _retry_after,
     events_url,
 )
 from spendtap.delivery.spool import Spool
 from spendtap.errors import ConfigError
+from tests.support.fake_engine import FakeEngine, Reply
 
 
 class Script:
@@ -215,11 +215,11 @@ def test_retry_after_http_date_form() -> None:
     when = datetime.now(UTC) + timedelta(seconds=20)
     response = httpx.Response(503, headers={"Retry-After": format_datetime(when)})
 
-    seconds = _retry_after(response)
+    seconds = retry_after(response)
 
     assert seconds is not None and 18 <= seconds <= 20
-    assert _retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
-    assert _retry_after(httpx.Response(503)) is None
+    assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+    assert retry_after(httpx.Response(503)) is None
 
 
 def test_413_splits_the_batch_in_halves(spool: Spool, engine: FakeEngine) -> None:

@@ -192,7 +192,7 @@ def test_under_random_faults_nothing_is_lost_and_no_acknowledged_batch_is_resent
         if roll < 0.25:
             return Reply(429, headers={"Retry-After": "0"})
         if roll < 0.40:  # stored, but the answer comes after the shipper gave up
-            return Reply(200, delay=0.5)
+            return Reply(200, delay=0.4)
         return Reply()
 
     engine.responder = chaos
@@ -206,7 +206,7 @@ def test_under_random_faults_nothing_is_lost_and_no_acknowledged_batch_is_resent
         timeout=0.25,
     )
     shipper.start()
-    total = 400
+    total = 200
     for n in range(total):  # a writer racing the shipper
         spool.put(event(n))
         if n % 50 == 0:

@@ -244,7 +244,8 @@ def test_openapi_spec_documents_the_batch_with_every_event_field(
     assert {"/v1/events", "/v1/report", "/healthz"} <= set(spec["paths"])
     body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
     schema = body["application/json"]["schema"]
-    event = schema["$defs"]["EventIn"]
+    assert schema == {"$ref": "#/components/schemas/BatchIn"}
+    event = spec["components"]["schemas"]["EventIn"]
     assert set(event["required"]) == set(EVENT_FIELDS) - {"agent_cost_usd"}
     assert event["additionalProperties"] is False
 

@@ -139,11 +139,12 @@ def test_pre_alembic_database_is_recognised_not_recreated(sqlite_path: Any) -> N
     assert body["totals"]["calls"] == 1
 
 
-def test_database_of_a_newer_spendtap_is_refused(db_url: str) -> None:
-    run_sql(db_url, "UPDATE alembic_version SET version_num = '9999'")
+def test_database_of_a_newer_spendtap_is_refused(fresh_db_url: str) -> None:
+    migrate_to(fresh_db_url, "head")
+    run_sql(fresh_db_url, "UPDATE alembic_version SET version_num = '9999'")
 
     with pytest.raises(ConfigError, match="upgrade spendtap"):
-        create_app(db_url)
+        create_app(fresh_db_url)
 
 
 def test_no_migrate_refuses_a_database_not_at_head(fresh_db_url: str) -> None:

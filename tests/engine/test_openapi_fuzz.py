@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import positive_data_acceptance
 
 from spendtap.engine.access import AccessPolicy, ApiToken
 from spendtap.engine.app import create_app
@@ -27,6 +28,16 @@ ADMIN = "fuzz-admin-token-0123456789"
 SHARED = "fuzz-shared-token-0123456789"
 #: Operations only a sender of events may call (the admin token may not ingest).
 INGEST = {("POST", "/v1/events"), ("POST", "/v1/drops")}
+#: Operations with rules across fields that JSON Schema cannot state, so a request
+#: that fits the schema may still get a 422: in batches, cost_usd is null exactly
+#: when cost_status is "unpriced" and last_at is not before first_at; in queries,
+#: since is before until, the window holds at most 50,000 buckets and a cursor
+#: comes from the previous page of the same query.
+CROSS_FIELD_RULES = INGEST | {
+    ("GET", "/v1/report"),
+    ("GET", "/v1/spend"),
+    ("GET", "/v1/movers"),
+}
 _FOLDER = Path(tempfile.mkdtemp(prefix="spendtap-fuzz-"))
 APP = create_app(
     f"sqlite:///{_FOLDER / 'engine.sqlite3'}",
@@ -51,10 +62,14 @@ def _remove_the_database() -> Iterator[None]:
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
+    # Fixed examples keep CI stable: schemathesis's negative-data check can fail on
+    # a shrunk request that no longer carries the invalid part (its issue #4332).
+    derandomize=True,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_answers_as_its_spec_says(case: schemathesis.Case) -> None:
     operation = (case.method.upper(), case.operation.path)
-    token = SHARED if operation in INGEST else ADMIN
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {SHARED if operation in INGEST else ADMIN}"}
+    excluded = [positive_data_acceptance] if operation in CROSS_FIELD_RULES else []
+    case.call_and_validate(headers=headers, excluded_checks=excluded)

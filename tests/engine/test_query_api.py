@@ -303,3 +303,30 @@ def test_plan_of_an_open_window_reads_days_to_the_end() -> None:
         Piece(Grain.DAY, to_s("2025-06-02T00:00:00Z"), None),
         Piece(Grain.HOUR, to_s("2025-06-01T23:00:00Z"), to_s("2025-06-02T00:00:00Z")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("untill=2025-06-01T00:00:00Z", "untill"), ("by=user&by=model", "by")],
+)
+def test_unknown_or_repeated_query_parameter_is_422(
+    client: TestClient, query: str, field: str
+) -> None:
+    response = client.get(f"/v1/spend?{query}")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == field
+
+
+def test_times_before_1970_are_refused_with_the_reason(client: TestClient) -> None:
+    response = client.get("/v1/movers", params={"until": "0001-01-03T00:00:00Z"})
+
+    assert response.status_code == 422
+    assert "1970" in response.json()["error"]["message"]
+
+
+def test_wrong_method_lists_every_method_the_path_takes(client: TestClient) -> None:
+    response = client.delete("/v1/drops")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"

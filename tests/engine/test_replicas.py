@@ -113,12 +113,13 @@ def test_two_replicas_under_concurrent_ingest_keep_exact_totals(
                     # The same batch reaches both replicas at once, as when a
                     # collector retries on another replica after a lost answer.
                     with ThreadPoolExecutor(2) as pool:
-                        answers = list(
-                            pool.map(
-                                lambda url: http.post(url + "/v1/events", json=batch),
-                                replicas,
-                            )
-                        )
+                        answers = [
+                            future.result()
+                            for future in [
+                                pool.submit(http.post, url + "/v1/events", json=batch)
+                                for url in replicas
+                            ]
+                        ]
                     for response in answers:
                         assert response.status_code == 200, response.text
                     assert sum(r.json()["accepted"] for r in answers) == len(

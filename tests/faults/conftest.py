@@ -57,6 +57,15 @@ def simulator(pki: TestPKI, tmp_path: Path) -> Iterator[RunningSimulator]:
         yield sim
 
 
+def at_least(count: Callable[[], int], wanted: float) -> Callable[[], bool]:
+    """A condition for :func:`wait_until`: ``count()`` has reached ``wanted``."""
+    return lambda: count() >= wanted
+
+
+def at_most(count: Callable[[], int], wanted: float) -> Callable[[], bool]:
+    return lambda: count() <= wanted
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -115,7 +124,7 @@ class SdkLoad:
         n = 0
         while not self._stop.is_set():
             n += 1
-            prompt = [{"role": "user", "content": f"worker {worker} call {n}"}]
+            prompt = f"worker {worker} call {n}"
             try:
                 message_id = self._call(client, prompt)
             except Exception:  # any failure: collector down, stream cut, ...
@@ -129,17 +138,15 @@ class SdkLoad:
                 self.completed.append(message_id)
         client.close()
 
-    def _call(self, client: anthropic.Anthropic, prompt: object) -> str:
+    def _call(self, client: anthropic.Anthropic, prompt: str) -> str:
         if self.streaming:
             with client.messages.stream(
                 model=MODEL,
                 max_tokens=40,
-                messages=prompt,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": prompt}],
             ) as stream:
                 return stream.get_final_message().id
         message = client.messages.create(
-            model=MODEL,
-            max_tokens=40,
-            messages=prompt,  # type: ignore[arg-type]
+            model=MODEL, max_tokens=40, messages=[{"role": "user", "content": prompt}]
         )
         return message.id

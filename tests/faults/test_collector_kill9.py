@@ -17,7 +17,7 @@ from pathlib import Path
 from spendtap.simulator.certs import TestPKI
 from spendtap.simulator.ledger import read_ledger
 from spendtap.simulator.server import RunningSimulator
-from tests.faults.conftest import SdkLoad, wait_until
+from tests.faults.conftest import SdkLoad, at_least, wait_until
 from tests.support.processes import CollectorProcess, EngineProcess, free_port
 
 KILLS = 3
@@ -36,29 +36,16 @@ def test_kill9_mid_load_loses_and_repeats_no_completed_call(
         "--upstream-ca", str(pki.ca_cert),
     )  # fmt: skip
     collector.start()
-    load = SdkLoad(collector.proxy_url, collector.ca_cert, threads=4).start()
-    rng = random.Random(2026)
     try:
-        for kill in range(1, KILLS + 1):
-            wait_until(
-                lambda k=kill: load.count() >= k * CALLS_BETWEEN_KILLS,
-                60,
-                f"{kill * CALLS_BETWEEN_KILLS} completed calls",
-            )
-            time.sleep(rng.uniform(0, 0.15))  # land anywhere inside a call
-            collector.kill9()
-            collector.start()
-        target = load.count() + CALLS_BETWEEN_KILLS
-        wait_until(lambda: load.count() >= target, 60, "calls after the last restart")
+        completed, failures = run_load_with_kills(collector)
+        wait_until(
+            lambda: set(completed) <= set(engine.response_ids()),
+            30,
+            "every completed call in the engine",
+        )
     finally:
-        load.stop()
-    completed = list(load.completed)
-    wait_until(
-        lambda: set(completed) <= set(engine.response_ids()),
-        30,
-        "every completed call in the engine",
-    )
-    assert collector.stop() == 0
+        code = collector.stop()  # SIGTERM: flushes and exits cleanly
+    assert code == 0
 
     stored = engine.response_ids()
     served = {e.response_id for e in read_ledger(tmp_path / "ledger.jsonl")}
@@ -67,5 +54,23 @@ def test_kill9_mid_load_loses_and_repeats_no_completed_call(
     assert set(completed) <= set(stored)  # no completed call lost
     assert set(stored) <= served  # nothing invented
     assert len(completed) == len(set(completed)) >= (KILLS + 1) * CALLS_BETWEEN_KILLS
-    assert load.failures >= 1  # the kills really cut calls
+    assert failures >= 1  # the kills really cut calls
     assert engine.reported_calls() == len(stored)
+
+
+def run_load_with_kills(collector: CollectorProcess) -> tuple[list[str], int]:
+    """SDK calls through the collector, killed KILLS times; completed ids, failures."""
+    load = SdkLoad(collector.proxy_url, collector.ca_cert, threads=4).start()
+    rng = random.Random(2026)
+    try:
+        for kill in range(1, KILLS + 1):
+            wanted = kill * CALLS_BETWEEN_KILLS
+            wait_until(at_least(load.count, wanted), 60, f"{wanted} completed calls")
+            time.sleep(rng.uniform(0, 0.15))  # land anywhere inside a call
+            collector.kill9()
+            collector.start()
+        target = load.count() + CALLS_BETWEEN_KILLS
+        wait_until(at_least(load.count, target), 60, "calls after the last restart")
+    finally:
+        load.stop()
+    return list(load.completed), load.failures

@@ -47,6 +47,7 @@ def test_vertex_versions_become_the_anthropic_id(raw: str, model: str) -> None:
         ("gemini-1.5-pro-002", "gemini-1.5-pro"),
         ("gemini-2.5-flash", "gemini-2.5-flash"),
         ("gemini-1.5-flash@001", "gemini-1.5-flash"),
+        ("models/gemini-embedding-001", "gemini-embedding-001"),
     ],
 )
 def test_gemini_prefix_and_revision_are_dropped(raw: str, model: str) -> None:
@@ -219,3 +220,10 @@ def test_region_kinds() -> None:
     assert not region_is_regional("global")
     assert region_is_regional("us") and region_is_regional("europe-west1")
     assert not region_is_regional(None) and not region_is_global(None)
+
+
+def test_a_stripped_revision_stays_available_for_the_price_lookup() -> None:
+    found = normalise_model("gcp.vertex_ai", "gemini-1.0-pro-vision-001")
+
+    assert found.model == "gemini-1.0-pro-vision"
+    assert found.alternates == ("gemini-1.0-pro-vision-001",)

@@ -531,3 +531,17 @@ def test_priority_tier_from_the_data_once_it_has_one(pricer: Pricer) -> None:
 
     assert price.cost_usd == (1_000 * Decimal("4.25") + 1_000 * 17) / M
     assert price.price_ref == f"{PRICE_DATA}:openai/gpt-4o;service_tier=priority"
+
+
+def test_gemini_names_ending_in_001_that_are_the_name_still_price(
+    pricer: Pricer,
+) -> None:
+    # gemini-embedding-001: 0.15 per million input tokens; gemini-1.0-pro-vision-001
+    # (listed with its -001): 0.125 in / 0.375 out
+    usage = Usage(input_tokens=1_000_000)
+
+    embedding = pricer.price("gcp.gemini", "models/gemini-embedding-001", usage, AT)
+    vision = pricer.price("gcp.vertex_ai", "gemini-1.0-pro-vision-001", usage, AT)
+
+    assert embedding.cost_usd == Decimal("0.15")
+    assert vision.cost_usd == Decimal("0.125")

@@ -121,15 +121,17 @@ class EngineProcess(Child):
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
+                self.stop()
                 raise AssertionError(f"the engine did not start:\n{self.output()}")
             time.sleep(0.05)
 
     def event_ids(self) -> list[str]:
         """Every stored event_id (one per stored row), read from the database."""
-        return [row[0] for row in self._query("SELECT event_id FROM events")]
+        return [str(row[0]) for row in self._query("SELECT event_id FROM events")]
 
     def response_ids(self) -> list[str | None]:
-        return [row[0] for row in self._query("SELECT response_id FROM events")]
+        rows = self._query("SELECT response_id FROM events")
+        return [row[0] if isinstance(row[0], str) else None for row in rows]
 
     def reported_calls(self) -> int:
         """Calls in the report's totals, from the rollups (a separate count)."""
@@ -179,5 +181,6 @@ class CollectorProcess(Child):
         while "collector listening on" not in self.this_run():
             self._check_alive("the collector")
             if time.monotonic() > deadline:
+                self.stop()
                 raise AssertionError(f"the collector did not start:\n{self.output()}")
             time.sleep(0.05)

@@ -3,8 +3,10 @@
 ``Pricer.price`` resolves the model and finds its rate card on every call, and
 builds a few small records doing it; a backfill prices the same few models
 thousands of times a day. ``BulkPricer`` asks the pricer for the quote (model and
-rate card) once per kind of call per minute of the call's time (rates can change
-within a day, never within a minute), then prices each call on the card the way
+rate card) once per kind of call per half hour of the call's time, having checked
+that the card is the same at both ends of that half hour (rates that change with
+the time of day are then looked up per minute: they never change within one), then
+prices each call on the card the way
 the pricer does: the prompt size picks the band, the cost is the band's per-call
 amount plus rate times count for each count, and the price reference names the
 rules the call's non-zero counts used. Anything out of the ordinary (no model, no
@@ -14,15 +16,18 @@ A test holds the two to the same result on random usage.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from spendtap.event import CostStatus, Usage
+from spendtap.agentlogs.call import AgentCall
+from spendtap.event import CostStatus
 from spendtap.pricing import Price, Pricer, Quote
 from spendtap.pricing.rates import COUNT_FIELDS, Counts
 
 #: Quotes kept; past it the cache starts over.
 QUOTE_CACHE_SIZE = 8192
+#: Minutes a quote is kept for when its card holds for all of them.
+HALF_HOUR = 30
 #: The count order ``Rates.per_unit`` follows; checked against the pricer's own.
 _FIELDS = (
     "input",
@@ -51,36 +56,34 @@ class BulkPricer:
         self._quotes: dict[tuple[object, ...], Quote | None] = {}
         self._refs: dict[tuple[int, int, tuple[bool, ...]], str] = {}
 
-    def price(
-        self,
-        provider: str,
-        model: str | None,
-        usage: Usage,
-        at: datetime,
-        *,
-        service_tier: str | None = None,
-        region: str | None = None,
-    ) -> Priced:
-        """What ``pricer.price`` gives for the same arguments, as a tuple."""
-        if is_empty(usage):
+    def price(self, call: AgentCall) -> Priced:
+        """What ``pricer.price`` gives for the call, as a tuple."""
+        if call.usage_is_empty:
             return UNPRICED
-        output = usage.output_tokens or 0
-        reasoning = usage.reasoning_tokens or 0
-        quote = self._quote(provider, model, at, service_tier, region)
+        output = call.output_tokens or 0
+        reasoning = call.reasoning_tokens or 0
+        quote = self._quote(
+            call.provider, call.model, call.started_at, call.service_tier, call.region
+        )
         if quote is None or reasoning > output:
             slow = self.pricer.price(
-                provider, model, usage, at, service_tier=service_tier, region=region
+                call.provider,
+                call.model,
+                call.usage,
+                call.started_at,
+                service_tier=call.service_tier,
+                region=call.region,
             )
             return slow.cost_usd, slow.cost_status, slow.price_ref
 
         counts = (
-            usage.input_tokens or 0,
-            usage.cache_read_tokens or 0,
-            usage.cache_write_5m_tokens or 0,
-            usage.cache_write_1h_tokens or 0,
+            call.input_tokens or 0,
+            call.cache_read_tokens or 0,
+            call.cache_write_5m_tokens or 0,
+            call.cache_write_1h_tokens or 0,
             output - reasoning,
             reasoning,
-            usage.web_search_requests or 0,
+            call.web_search_requests or 0,
         )
         card = quote.card
         band = card.band_for(counts[0] + counts[1] + counts[2] + counts[3])
@@ -106,16 +109,38 @@ class BulkPricer:
     ) -> Quote | None:
         if not model:
             return None
-        key = (provider, model, service_tier, region, int(at.timestamp()) // 60)
+        minute = int(at.timestamp()) // 60
+        kind = (provider, model, service_tier, region)
         quotes = self._quotes
-        if key in quotes:
-            return quotes[key]
+        steady = (*kind, minute // HALF_HOUR)
+        if steady in quotes:
+            return quotes[steady]
+        exact = (*kind, -1 - minute)
+        if exact in quotes:
+            return quotes[exact]
         if len(quotes) >= QUOTE_CACHE_SIZE:
             quotes.clear()
             self._refs.clear()  # keyed by card identity: cards may now be freed
-        quote = quotes[key] = self.pricer.quote(
-            provider, model, at, service_tier=service_tier, region=region
+        return self._look_up(kind, at, minute)
+
+    def _look_up(
+        self, kind: tuple[str, str, str | None, str | None], at: datetime, minute: int
+    ) -> Quote | None:
+        """The quote for ``at``, kept for its half hour if the card holds for all of
+        it, else for its minute."""
+        provider, model, tier, region = kind
+        quote = self.pricer.quote(provider, model, at, service_tier=tier, region=region)
+        start = datetime.fromtimestamp((minute - minute % HALF_HOUR) * 60, UTC)
+        bounds = (start, start + timedelta(minutes=HALF_HOUR, microseconds=-1))
+        same = all(
+            _card(
+                self.pricer.quote(provider, model, t, service_tier=tier, region=region)
+            )
+            == _card(quote)
+            for t in bounds
         )
+        key = (*kind, minute // HALF_HOUR) if same else (*kind, -1 - minute)
+        self._quotes[key] = quote
         return quote
 
 
@@ -123,14 +148,5 @@ def as_price(priced: Priced) -> Price:
     return Price(cost_usd=priced[0], cost_status=priced[1], price_ref=priced[2])
 
 
-def is_empty(usage: Usage) -> bool:
-    """``usage.is_empty``, field by field (it runs once per call)."""
-    return (
-        usage.input_tokens is None
-        and usage.output_tokens is None
-        and usage.cache_read_tokens is None
-        and usage.cache_write_5m_tokens is None
-        and usage.cache_write_1h_tokens is None
-        and usage.reasoning_tokens is None
-        and usage.web_search_requests is None
-    )
+def _card(quote: Quote | None) -> object:
+    return None if quote is None else quote.card

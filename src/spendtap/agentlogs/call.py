@@ -27,7 +27,14 @@ class AgentCall(NamedTuple):
     provider: str
     api: Api
     model: str | None
-    usage: Usage
+    #: Token counts, normalised as the usage event's (None where the log is silent).
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_5m_tokens: int | None
+    cache_write_1h_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    web_search_requests: int | None
     started_at: datetime
     ended_at: datetime | None = None
     duration_ms: int | None = None
@@ -49,3 +56,46 @@ class AgentCall(NamedTuple):
     agent_cost_usd: Decimal | None = None
     streaming: bool = True
     status: CallStatus = CallStatus.OK
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_5m_tokens=self.cache_write_5m_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            web_search_requests=self.web_search_requests,
+        )
+
+    @property
+    def usage_is_empty(self) -> bool:
+        return (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.cache_read_tokens is None
+            and self.cache_write_5m_tokens is None
+            and self.cache_write_1h_tokens is None
+            and self.reasoning_tokens is None
+            and self.web_search_requests is None
+        )
+
+
+#: The seven token counts in ``Usage`` field order.
+Counts = tuple[
+    int | None, int | None, int | None, int | None, int | None, int | None, int | None
+]
+
+
+def usage_counts(usage: Usage) -> Counts:
+    """``usage`` as the seven counts ``AgentCall`` takes after ``model``."""
+    return (
+        usage.input_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_5m_tokens,
+        usage.cache_write_1h_tokens,
+        usage.output_tokens,
+        usage.reasoning_tokens,
+        usage.web_search_requests,
+    )

@@ -32,18 +32,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from spendtap.agentlogs.call import AgentCall
+from spendtap.agentlogs.call import AgentCall, Counts, usage_counts
 from spendtap.agentlogs.context import AgentHomes
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
 from spendtap.event import Api, CaptureSource, Usage
 from spendtap.providers.anthropic_usage import anthropic_usage, usage_region
-from spendtap.providers.base import as_count
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +66,9 @@ _MESSAGE_ID_MARK = b'"message":{"id":"'
 _OUTPUT_MARK = b'"output_tokens":'
 _TIMESTAMP_MARK = b'"timestamp":"'
 _REQUEST_ID_MARK = b'"requestId":"'
+_MODEL_MARK = b'"model":"'
+#: Reopens a message at its ``stop_reason`` so its tail decodes as an object.
+_TAIL_OPEN = b'{"message":{'
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -123,9 +125,11 @@ class _Response:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Probe:
-    """What a response line says about which response it is, read off its bytes."""
+class _Probe(NamedTuple):
+    """What a response line says about which response it is, read off its bytes.
+
+    (A tuple: one is made per response line of a backfill.)
+    """
 
     message_id: str
     request_id: str | None
@@ -301,7 +305,7 @@ class TranscriptFile:
     def _emit(self, response: _Response, calls: list[AgentCall]) -> None:
         record = response.record
         if record is None and response.raw is not None:
-            record = _read_response_line(response.raw)
+            record = _read_winner(response.raw, response.message_id)
         if record is None or not _is_response(record):
             self._stats.unusable_lines += 1
             return
@@ -352,16 +356,18 @@ def to_call(line: dict[str, Any], response: _Response) -> AgentCall:
     message = line["message"]
     usage = message["usage"]
     model = message.get("model")
-    model = model if isinstance(model, str) and model else None
+    if not isinstance(model, str) or not model:
+        model = None
     branch = _text(line.get("gitBranch"))
+    tier = usage.get("service_tier")
     return AgentCall(
-        source=CaptureSource.CLAUDE_CODE_LOG,
-        key=(response.message_id, response.request_id or ""),
-        agent=Agent.CLAUDE_CODE,
-        provider=provider_of(model),
-        api=Api.MESSAGES,
-        model=model,
-        usage=transcript_usage(usage),
+        CaptureSource.CLAUDE_CODE_LOG,
+        (response.message_id, response.request_id or ""),
+        Agent.CLAUDE_CODE,
+        provider_of(model),
+        Api.MESSAGES,
+        model,
+        *transcript_counts(usage),
         started_at=response.first_at,
         ended_at=response.last_at,
         request_id=response.request_id,
@@ -370,26 +376,27 @@ def to_call(line: dict[str, Any], response: _Response) -> AgentCall:
         agent_version=_text(line.get("version")),
         cwd=_text(line.get("cwd")),
         branch=None if branch == UNKNOWN_BRANCH else branch,
-        service_tier=_text(usage.get("service_tier")),
+        service_tier=tier if isinstance(tier, str) and tier else None,
         region=usage_region(usage) or None,
     )
 
 
-def transcript_usage(raw: dict[str, Any]) -> Usage:
-    """``anthropic_usage(raw)``, computed directly for the common one-step shape.
+def transcript_counts(raw: dict[str, Any]) -> Counts:
+    """``anthropic_usage(raw)`` as a tuple in ``Usage`` field order, computed
+    directly for the common one-step shape.
 
     A backfill normalises tens of thousands of usage objects; this is the same
     arithmetic without the generic multi-step machinery (a property test checks
     that the two agree). Compaction steps (``iterations``) go the general way.
     """
     if raw.get("iterations"):
-        return anthropic_usage(raw)
-    write = as_count(raw.get("cache_creation_input_tokens"))
+        return usage_counts(anthropic_usage(raw))
+    write = _count(raw.get("cache_creation_input_tokens"))
     split = raw.get("cache_creation")
     write_5m = write_1h = None
-    if isinstance(split, dict):
-        write_5m = as_count(split.get("ephemeral_5m_input_tokens"))
-        write_1h = as_count(split.get("ephemeral_1h_input_tokens"))
+    if type(split) is dict:
+        write_5m = _count(split.get("ephemeral_5m_input_tokens"))
+        write_1h = _count(split.get("ephemeral_1h_input_tokens"))
     if write_5m is None and write_1h is None:
         write_5m = write
     elif write is not None and (write_5m or 0) + (write_1h or 0) != write:
@@ -397,23 +404,43 @@ def transcript_usage(raw: dict[str, Any]) -> Usage:
         write_5m = write - write_1h
     details = raw.get("output_tokens_details")
     tools = raw.get("server_tool_use")
-    return Usage(
-        input_tokens=as_count(raw.get("input_tokens")),
-        cache_read_tokens=as_count(raw.get("cache_read_input_tokens")),
-        cache_write_5m_tokens=write_5m,
-        cache_write_1h_tokens=write_1h,
-        output_tokens=as_count(raw.get("output_tokens")),
-        reasoning_tokens=(
-            as_count(details.get("thinking_tokens"))
-            if isinstance(details, dict)
-            else None
-        ),
-        web_search_requests=(
-            as_count(tools.get("web_search_requests"))
-            if isinstance(tools, dict)
-            else None
-        ),
+    return (
+        _count(raw.get("input_tokens")),
+        _count(raw.get("cache_read_input_tokens")),
+        write_5m,
+        write_1h,
+        _count(raw.get("output_tokens")),
+        _count(details.get("thinking_tokens")) if type(details) is dict else None,
+        _count(tools.get("web_search_requests")) if type(tools) is dict else None,
     )
+
+
+def transcript_usage(raw: dict[str, Any]) -> Usage:
+    """``transcript_counts`` as a ``Usage``."""
+    return Usage(*transcript_counts(raw))
+
+
+def _count(value: object) -> int | None:
+    """``as_count``: a non-negative int (never a bool), else None."""
+    return value if type(value) is int and value >= 0 else None
+
+
+def _read_winner(line: bytes, message_id: str) -> dict[str, Any] | None:
+    """A probed line (Claude Code's compact form) decoded from its usage on: the
+    message's id and model are read off its head; the content blocks are skipped."""
+    head = line.find(_MESSAGE_ID_MARK)
+    content = line.find(_CONTENT_MARK, head)
+    stop = line.rfind(_STOP_MARK)
+    model_at = line.find(_MODEL_MARK, head, content)
+    if head >= 0 and model_at >= 0 and stop > content:
+        record = _decode(_TAIL_OPEN + line[stop + 2 :])
+        message = record.get("message") if record is not None else None
+        if isinstance(message, dict) and isinstance(message.get("usage"), dict):
+            start = model_at + len(_MODEL_MARK)
+            message["id"] = message_id
+            message["model"] = line[start : line.find(b'"', start)].decode()
+            return record
+    return _read_response_line(line)
 
 
 def _read_response_line(line: bytes) -> dict[str, Any] | None:

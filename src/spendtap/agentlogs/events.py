@@ -10,12 +10,13 @@ faster.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from spendtap.agentlogs.bulk_pricing import BulkPricer, Priced, is_empty
+from spendtap.agentlogs.bulk_pricing import BulkPricer, Priced
 from spendtap.agentlogs.call import AgentCall
 from spendtap.agentlogs.context import LogContext
 from spendtap.collector.assemble import (
@@ -28,7 +29,9 @@ from spendtap.collector.assemble import (
 from spendtap.context.resolver import CallContext
 from spendtap.event import (
     EVENT_FIELDS,
+    Api,
     CallStatus,
+    CaptureSource,
     CostStatus,
     UsageEvent,
     UsageSource,
@@ -41,6 +44,12 @@ AGENT_COST_FIELD = "agent_cost_usd"
 HAS_AGENT_COST = AGENT_COST_FIELD in EVENT_FIELDS
 
 _NAMESPACE = EVENT_NAMESPACE.bytes
+#: Enum members' values, looked up without the enum machinery (once per event).
+_VALUES: dict[enum.Enum, str] = {
+    member: member.value
+    for kind in (CaptureSource, Api, CallStatus, CostStatus)
+    for member in kind
+}
 #: Distinct (session, place) contexts kept; past it the cache starts over.
 CONTEXT_CACHE_SIZE = 4096
 #: Context fields of the event, in contract order (from ``user`` on).
@@ -89,33 +98,32 @@ class EventFactory:
 
     def build_json(self, call: AgentCall) -> dict[str, Any]:
         """``build(call).to_json()``, without the intermediate objects."""
-        usage = call.usage
-        empty = is_empty(usage)
+        empty = call.usage_is_empty
         cost, cost_status, price_ref = self._price(call, empty)
         started = call.started_at
         ended = call.ended_at
         out: dict[str, Any] = {
-            "event_id": fast_event_id(call.source.value, call.key),
-            "capture_source": call.source.value,
+            "event_id": fast_event_id(_VALUES[call.source], call.key),
+            "capture_source": _VALUES[call.source],
             "provider": call.provider,
-            "api": call.api.value,
+            "api": _VALUES[call.api],
             "model_requested": None,
             "model": call.model,
             "region": call.region,
             "streaming": call.streaming,
-            "status": call.status.value,
+            "status": _VALUES[call.status],
             "http_status": None,
             "error_type": None,
-            "input_tokens": usage.input_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_5m_tokens": usage.cache_write_5m_tokens,
-            "cache_write_1h_tokens": usage.cache_write_1h_tokens,
-            "output_tokens": usage.output_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "web_search_requests": usage.web_search_requests,
+            "input_tokens": call.input_tokens,
+            "cache_read_tokens": call.cache_read_tokens,
+            "cache_write_5m_tokens": call.cache_write_5m_tokens,
+            "cache_write_1h_tokens": call.cache_write_1h_tokens,
+            "output_tokens": call.output_tokens,
+            "reasoning_tokens": call.reasoning_tokens,
+            "web_search_requests": call.web_search_requests,
             "usage_source": "absent" if empty else "provider",
             "cost_usd": None if cost is None else float(cost),
-            "cost_status": cost_status.value,
+            "cost_status": _VALUES[cost_status],
             "price_ref": price_ref,
             "started_at": millis(started),
             "ended_at": None if ended is None else millis(ended),
@@ -134,14 +142,7 @@ class EventFactory:
         """``price_call`` for an agent call (always billable), without its wrapper."""
         if call.status is CallStatus.ERROR and empty:
             return Decimal(0), CostStatus.PRICED, "unbilled:error"
-        return self._bulk.price(
-            call.provider,
-            call.model,
-            call.usage,
-            call.started_at,
-            service_tier=call.service_tier,
-            region=call.region,
-        )
+        return self._bulk.price(call)
 
     def _context_json(self, call: AgentCall) -> dict[str, Any]:
         """The context fields, once per session and place: most calls share them."""
@@ -165,14 +166,15 @@ class EventFactory:
 
 def parsed_call(call: AgentCall) -> ParsedCall:
     """The call as a parser would have reported it, for pricing and assembly."""
-    usage = call.usage
     return ParsedCall(
         provider=call.provider,
         api=call.api,
         streaming=call.streaming,
         status=call.status,
-        usage=usage,
-        usage_source=UsageSource.ABSENT if is_empty(usage) else UsageSource.PROVIDER,
+        usage=call.usage,
+        usage_source=UsageSource.ABSENT
+        if call.usage_is_empty
+        else UsageSource.PROVIDER,
         model=call.model,
         region=call.region,
         response_id=call.response_id,
@@ -184,7 +186,8 @@ def with_agent_cost(event: UsageEvent, cost: Decimal | None) -> UsageEvent:
     """``event`` with the agent's own cost, once the contract has the field."""
     if not HAS_AGENT_COST or cost is None:
         return event
-    return dataclasses.replace(event, **{AGENT_COST_FIELD: cost})
+    changes: dict[str, Any] = {AGENT_COST_FIELD: cost}
+    return dataclasses.replace(event, **changes)
 
 
 def fast_event_id(source: str, key: tuple[str, ...]) -> str:

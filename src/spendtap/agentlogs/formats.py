@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from spendtap.agentlogs import claude_code
+from spendtap.agentlogs import claude_code, codex, gemini
 from spendtap.agentlogs.context import AgentHomes
 from spendtap.agentlogs.importer import LogFormat
 from spendtap.agentlogs.stats import ImportStats
@@ -15,9 +15,8 @@ from spendtap.agentlogs.stats import ImportStats
 @dataclass(frozen=True, slots=True)
 class FormatSpec:
     name: str
-    make: Callable[[ImportStats], LogFormat]
+    make: Callable[[ImportStats, AgentHomes], LogFormat]
     default_roots: Callable[[AgentHomes], list[Path]]
-    help: str
 
 
 FORMATS: dict[str, FormatSpec] = {
@@ -25,9 +24,20 @@ FORMATS: dict[str, FormatSpec] = {
     for spec in (
         FormatSpec(
             "claude-code",
-            claude_code.ClaudeCodeFormat,
+            lambda stats, _homes: claude_code.ClaudeCodeFormat(stats),
             claude_code.default_roots,
-            "Claude Code transcripts (default ~/.claude/projects)",
+        ),
+        FormatSpec(
+            "codex",
+            lambda stats, _homes: codex.CodexFormat(stats),
+            codex.default_roots,
+        ),
+        FormatSpec(
+            "gemini",
+            lambda stats, homes: gemini.GeminiFormat(
+                stats, provider=gemini.provider_for(homes.gemini_dir)
+            ),
+            gemini.default_roots,
         ),
     )
 }

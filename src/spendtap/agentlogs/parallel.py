@@ -142,7 +142,11 @@ def _child_main(
         setattr(importer.stats, field.name, 0)
     with open(events, "wb", buffering=1024 * 1024) as out:
         dumps = orjson.dumps
-        read_shard(shard, lambda event: out.write(dumps(event) + b"\n"))
+
+        def write(event: EventJson) -> None:
+            out.write(dumps(event) + b"\n")
+
+        read_shard(shard, write)
     stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
 
 

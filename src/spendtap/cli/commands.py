@@ -176,8 +176,11 @@ def demo(args: argparse.Namespace) -> int:
 
 def replay(args: argparse.Namespace) -> int:
     from spendtap.collector.replay import replay_har
+    from spendtap.pricing import Pricer
 
-    for event in replay_har(args.har):
+    # The price sheet and imported price data of this laptop apply to replays too.
+    pricer = Pricer(data_dir=args.data_dir or default_data_dir())
+    for event in replay_har(args.har, pricer=pricer):
         sys.stdout.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
     return 0
 

@@ -8,6 +8,7 @@ lines and new files until interrupted.
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -18,16 +19,21 @@ from spendtap.errors import ConfigError
 
 #: Seconds a shipper may take to send what an import queued before giving up.
 SHIP_TIMEOUT_S = 60.0
+#: The formats of ``spendtap.agentlogs.formats`` (named here so that every other
+#: command starts without importing them).
+AGENTS = {
+    "claude-code": "Claude Code transcripts (default ~/.claude/projects)",
+    "codex": "Codex CLI rollouts (default $CODEX_HOME/sessions)",
+    "gemini": "Gemini CLI chats (default ~/.gemini/tmp)",
+}
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``spendtap import`` and its one sub-command per agent."""
-    from spendtap.agentlogs.formats import FORMATS
-
     parser = sub.add_parser("import", help="backfill usage from agent logs")
     agents = parser.add_subparsers(dest="agent", required=True, metavar="AGENT")
-    for spec in FORMATS.values():
-        p = agents.add_parser(spec.name, help=spec.help)
+    for name, help_text in AGENTS.items():
+        p = agents.add_parser(name, help=help_text)
         p.add_argument(
             "dirs", nargs="*", type=Path, metavar="DIR", help="where the logs are"
         )
@@ -77,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
         data_dir, user=args.user, ticket_patterns=args.ticket_patterns, homes=homes
     )
     stats = ImportStats()
-    importer = LogImporter(spec.make(stats), roots)
+    importer = LogImporter(spec.make(stats, homes), roots)
     bar = ProgressBar(sys.stderr, spec.name)
     stop = _stop_on_signal() if args.follow else None
+    if stop is None:
+        gc.disable()  # a backfill makes no reference cycles; collecting costs a tenth
     try:
         if args.json:
             added = _to_stdout(importer, EventFactory(context), bar, stop)
@@ -88,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 args, data_dir, importer, EventFactory(context), bar, stop
             )
     finally:
+        gc.enable()
         bar.close()
     print(
         f"spendtap import {spec.name}: {stats.calls} calls from {stats.files} files, "
@@ -140,11 +149,12 @@ def _to_spool(
     spool = Spool.in_dir(data_dir)
     shipper = Shipper(spool, args.engine, args.token) if args.engine else None
     try:
-        if shipper is not None:
-            shipper.start()
         sink = SpoolSink(spool)
+        if shipper is not None and stop is not None:
+            shipper.start()  # following: ship as calls come
         run_import(importer, factory, sink, progress=bar, follow=stop)
         if shipper is not None:
+            shipper.start()  # a backfill ships once it is spooled (no-op if running)
             shipper.stop(flush_timeout=SHIP_TIMEOUT_S)
             shipper = None
         _report_spool(spool, args.engine, data_dir)

@@ -52,6 +52,12 @@ def _add_collector_options(p: argparse.ArgumentParser) -> None:
         help="serve Prometheus metrics of the collector at http://HOST:PORT/metrics",
     )
     p.add_argument(
+        "--otlp-listen",
+        metavar="HOST:PORT",
+        help="receive agents' OpenTelemetry (OTLP/HTTP, protobuf or JSON) here; "
+        "point OTEL_EXPORTER_OTLP_ENDPOINT at http://HOST:PORT",
+    )
+    p.add_argument(
         "--ticket-pattern",
         action="append",
         dest="ticket_patterns",
@@ -170,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json", action="store_true", help="JSON Lines (the default output)"
     )
+    _add_data_dir(p)
     p.set_defaults(run=commands.replay)
 
     p = sub.add_parser("report", help="spend and tokens from the engine's rollups")

@@ -62,6 +62,7 @@ def price_call(pricer: Pricer, call: ParsedCall, at: datetime) -> Priced:
         service_tier=call.service_tier,
         region=call.region,
         estimated=call.usage_source is UsageSource.ESTIMATED,
+        reported_cost=call.reported_cost_usd,
     )
     return Priced(price.cost_usd, price.cost_status, price.price_ref)
 

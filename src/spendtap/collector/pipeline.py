@@ -82,6 +82,7 @@ class Pipeline:
         self.spool = spool
         self.drops = drops or DropTally()
         self.counters = PipelineCounters()
+        self._counting = threading.Lock()  # drops are counted from two threads
         self.spool_failing: str | None = None  # the last spool error, while failing
         self._receipts_on = receipts
         self._receipts: dict[str, Receipt] = {}
@@ -248,7 +249,8 @@ class Pipeline:
         self._last_error_log = -SPOOL_ERROR_LOG_EVERY_S
 
     def _drop(self, reason: DropReason, receipts: list[Receipt | None]) -> None:
-        self.counters.dropped += len(receipts)
+        with self._counting:
+            self.counters.dropped += len(receipts)
         self.drops.add(reason, len(receipts))
         for receipt in receipts:
             _settle(receipt, False)

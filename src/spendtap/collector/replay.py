@@ -20,16 +20,18 @@ log = logging.getLogger(__name__)
 def parse_exchange(registry: Registry, exchange: HarExchange) -> ParsedCall | None:
     """The parsed call in one exchange, or None when it is not an AI call we know."""
     route = registry.route(exchange.request)
-    if route is None:
+    if route is None or exchange.response.status == 101:  # a WebSocket upgrade
         return None
     reader = route.reader(exchange.request, exchange.response)
     reader.feed(exchange.body)
     return reader.finish(complete=True)
 
 
-def replay_har(path: Path, registry: Registry | None = None) -> Iterator[UsageEvent]:
+def replay_har(
+    path: Path, registry: Registry | None = None, pricer: Pricer | None = None
+) -> Iterator[UsageEvent]:
     registry = registry or default_registry()
-    pricer = Pricer()
+    pricer = pricer or Pricer()
     for index, exchange in enumerate(read_har(path)):
         call = parse_exchange(registry, exchange)
         if call is None:

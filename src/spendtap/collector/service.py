@@ -3,7 +3,9 @@
 One collector per data directory (a lock says so). Addons run in this order on each
 flow: upstream routing, capture (parse), then the spool barrier, which holds the end
 of an AI response until its event is durable (:mod:`spendtap.collector.durable`).
-With ``metrics_listen`` set, Prometheus metrics are served there.
+With ``metrics_listen`` set, Prometheus metrics are served there; with
+``otlp_listen`` set, agents' OpenTelemetry (OTLP/HTTP) is received there
+(:mod:`spendtap.otlp`) into the same spool.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spendtap.agentlogs.context import LogContext
 from spendtap.capture.addon import CaptureAddon
 from spendtap.capture.hosts import HostAllowList
 from spendtap.capture.proxy import ProxySettings, ProxyThread
@@ -28,7 +31,9 @@ from spendtap.delivery.lockfile import DataDirLock
 from spendtap.delivery.shipper import Shipper
 from spendtap.delivery.spool import SPOOL_FILENAME, Spool, SpoolLimits
 from spendtap.delivery.state import STATE_FILE
+from spendtap.otlp import OtlpReceiver
 from spendtap.pricing import Pricer
+from spendtap.providers.bedrock_models import configure_inference_profiles
 from spendtap.providers.registry import default_registry
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class CollectorConfig:
     user: str | None = None
     ticket_patterns: Sequence[str] | None = None
     metrics_listen: tuple[str, int] | None = None
+    #: Where agents send OTLP/HTTP telemetry (``--otlp-listen``); None: not received.
+    otlp_listen: tuple[str, int] | None = None
     #: Longest wait for an event to be spooled before a response ends (0: no wait).
     spool_barrier_s: float = DEFAULT_TIMEOUT_S
     spool_limits: SpoolLimits | None = None
@@ -84,9 +91,11 @@ class Collector:
         self.spool = Spool(config.data_dir / SPOOL_FILE, limits=config.spool_limits)
         resolver = ContextResolver(config.data_dir, config.user, config.ticket_patterns)
         self.drops = DropTally()
+        pricer = Pricer(data_dir=config.data_dir)
+        share_inference_profiles(pricer)
         self.pipeline = Pipeline(
             resolver,
-            Pricer(),
+            pricer,
             self.spool,
             drops=self.drops,
             receipts=config.spool_barrier_s > 0,
@@ -128,6 +137,16 @@ class Collector:
             if config.metrics_listen
             else None
         )
+        self.otlp = self._otlp_receiver(config)
+
+    def _otlp_receiver(self, config: CollectorConfig) -> OtlpReceiver | None:
+        if config.otlp_listen is None:
+            return None
+        host, port = config.otlp_listen
+        context = LogContext(
+            config.data_dir, user=config.user, ticket_patterns=config.ticket_patterns
+        )
+        return OtlpReceiver(self.spool, context, host=host, port=port)
 
     def _shipper(self, config: CollectorConfig, device_id: str) -> Shipper | None:
         if not config.engine_url:
@@ -161,6 +180,8 @@ class Collector:
             self.shipper.start()
         if self.metrics is not None:
             self.metrics.start()
+        if self.otlp is not None:
+            self.otlp.start()
         log.info(
             "collector.started proxy=%s engine=%s data_dir=%s",
             self.proxy_url,
@@ -173,6 +194,8 @@ class Collector:
             return
         self._stopped = True
         self.proxy.stop()
+        if self.otlp is not None:
+            self.otlp.stop()
         self.pipeline.stop()
         if self.shipper is not None:
             self.shipper.stop(flush_timeout=5.0)
@@ -182,3 +205,21 @@ class Collector:
         self.spool.close()
         self._lock.release()
         log.info("collector.stopped spooled=%d", self.pipeline.counters.spooled)
+
+
+def share_inference_profiles(pricer: Pricer) -> None:
+    """Let the Bedrock parser name the model behind an application inference profile.
+
+    The price sheet's ``[[alias]]`` entries are the one place a company maps its
+    profile ARNs to models; the parser reads the same mapping, so the event's
+    ``model`` and its price agree.
+    """
+    aliases = pricer.sheet.aliases if pricer.sheet is not None else ()
+    configure_inference_profiles(
+        {
+            alias.name: alias.model
+            for alias in aliases
+            if alias.provider in (None, "aws.bedrock")
+            and "inference-profile" in alias.name
+        }
+    )

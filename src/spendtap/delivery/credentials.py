@@ -99,7 +99,8 @@ def save_credentials(data_dir: Path, credentials: DeviceCredentials) -> Path:
     try:
         fd = os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         try:
-            os.fchmod(fd, 0o600)  # an old temp file may have had another mode
+            if hasattr(os, "fchmod"):  # an old temp file may have had another mode
+                os.fchmod(fd, 0o600)
             os.write(fd, data)
             os.fsync(fd)
         finally:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from spendtap.collector.timefmt import rfc3339
+from spendtap.delivery.answers import error_message
 from spendtap.delivery.credentials import DeviceCredentials
 from spendtap.delivery.endpoint import EngineEndpoint
 from spendtap.errors import EngineError
@@ -160,7 +161,7 @@ def _refusal(
     endpoint: EngineEndpoint, response: httpx.Response, action: str, path: str
 ) -> str:
     status = response.status_code
-    said = _engine_message(response)
+    said = error_message(response)
     detail = f" (the engine said: {said})" if said else ""
     if path == ENROLL_PATH and status == 401:
         return (
@@ -181,17 +182,3 @@ def _refusal(
             "enrollment"
         )
     return f"cannot {action}: the engine answered HTTP {status}{detail}"
-
-
-def _engine_message(response: httpx.Response) -> str:
-    """The engine's own error message (``{"error": {"message": ...}}``), short."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300].strip()
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("code") or "")[:300]
-    if isinstance(error, str):
-        return error[:300]
-    return ""

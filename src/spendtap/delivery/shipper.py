@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import enum
 import gzip
-import json
 import logging
 import os
 import random
@@ -43,12 +42,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
 from spendtap.collector.timefmt import rfc3339
+from spendtap.delivery.answers import (
+    device_hint,
+    error_text,
+    ingest_counts,
+    retry_after,
+)
 from spendtap.delivery.drops import DropRecord
 from spendtap.delivery.endpoint import EngineEndpoint
 from spendtap.delivery.spool import Spool, SpooledEvent
@@ -61,11 +65,8 @@ EVENTS_PATH = "/v1/events"
 DROPS_PATH = "/v1/drops"
 SENT_AT_HEADER = "X-Spendtap-Sent-At"
 REJECTED_STATUSES = frozenset({400, 422})
-#: Error codes of a 401 that mean this device must enroll again.
-DEVICE_CODES = frozenset({"device_unknown", "device_revoked"})
 DROPS_UNSUPPORTED_RETRY_S = 300.0
 STATE_INTERVAL_S = 1.0
-_MAX_ERROR_TEXT = 2000
 _EVENT_HEADERS = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 
@@ -286,7 +287,7 @@ class Shipper:
             return
 
         self._spool.ack(e.seq for e in batch)
-        accepted, duplicates = _counts(response, len(batch))
+        accepted, duplicates = ingest_counts(response, len(batch))
         tally.shipped += len(batch)
         tally.accepted += accepted
         tally.duplicates += duplicates
@@ -316,10 +317,10 @@ class Shipper:
                 (time.monotonic() - started) * 1000,
             )
             return response
-        reason = f"HTTP {status}: {_error_text(response)[:200]}"
+        reason = f"HTTP {status}: {error_text(response)[:200]}"
         if status == 429 or status >= 500:
-            raise _Retry(reason, _retry_after(response), config=False)
-        raise _Retry(reason + _device_hint(response), None, config=True)
+            raise _Retry(reason, retry_after(response), config=False)
+        raise _Retry(reason + device_hint(response), None, config=True)
 
     def _post_drops(self, records: Sequence[DropRecord], timeout: float) -> None:
         body = {"drops": [r.to_json(self._device_id) for r in records]}
@@ -335,12 +336,12 @@ class Shipper:
         status = response.status_code
         if 200 <= status < 300:
             return
-        reason = f"HTTP {status}: {_error_text(response)[:200]}"
+        reason = f"HTTP {status}: {error_text(response)[:200]}"
         if status in (404, 405):
             raise _Retry(reason, DROPS_UNSUPPORTED_RETRY_S, config=True)
         if status == 429 or status >= 500:
-            raise _Retry(reason, _retry_after(response), config=False)
-        raise _Retry(reason + _device_hint(response), None, config=True)
+            raise _Retry(reason, retry_after(response), config=False)
+        raise _Retry(reason + device_hint(response), None, config=True)
 
     def _drops_failed(self, retry: _Retry) -> ShipResult:
         wanted = self._max_backoff if retry.retry_after is None else retry.retry_after
@@ -366,7 +367,7 @@ class Shipper:
         if response.status_code == 413:
             reason = "HTTP 413: the engine refuses this event as too large"
         else:
-            reason = f"HTTP {response.status_code}: {_error_text(response)}"
+            reason = f"HTTP {response.status_code}: {error_text(response)}"
         tally.dead += self._spool.bury((e.seq for e in batch), reason)
         tally.rejection = tally.rejection or reason
 
@@ -522,78 +523,9 @@ def _stamp(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment is not None else None
 
 
-def _device_hint(response: httpx.Response) -> str:
-    """What to do when the engine no longer knows this device's token."""
-    if response.status_code != 401 or _error_code(response) not in DEVICE_CODES:
-        return ""
-    return (
-        "; the engine no longer accepts this device's token: events stay queued; "
-        "enroll again with `spendtap enroll --engine URL --code CODE`"
-    )
-
-
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
-
-
 def _payload(batch: Sequence[SpooledEvent]) -> bytes:
     """``{"events": [...]}`` from the spooled JSON text, without re-encoding it."""
     return b'{"events":[' + b",".join(e.body.encode() for e in batch) + b"]}"
-
-
-def _counts(response: httpx.Response, sent: int) -> tuple[int, int]:
-    """The engine's accepted and duplicate counts; all accepted if it did not say."""
-    try:
-        body = response.json()
-        accepted, duplicates = body["accepted"], body["duplicates"]
-    except (ValueError, KeyError, TypeError):
-        log.warning("shipper.ack_unreadable status=%d", response.status_code)
-        return sent, 0
-    if not (isinstance(accepted, int) and isinstance(duplicates, int)):
-        return sent, 0
-    if accepted + duplicates != sent:
-        log.warning(
-            "shipper.ack_mismatch sent=%d accepted=%d duplicates=%d",
-            sent,
-            accepted,
-            duplicates,
-        )
-    return accepted, duplicates
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, from either of its forms; None when absent or bad."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The engine's error message, short enough to log and keep."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:_MAX_ERROR_TEXT]
-    if isinstance(body, dict) and "error" in body:
-        body = body["error"]
-    return json.dumps(body, ensure_ascii=False)[:_MAX_ERROR_TEXT]
 
 
 def _worth_logging(streak: int) -> bool:

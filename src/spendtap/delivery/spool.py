@@ -134,8 +134,10 @@ class Spool:
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> Spool:
-        """Open an existing spool to read it (``spendtap status``), even while a
-        collector writes it; SpoolError when it is missing or from another version.
+        """An existing spool opened to read only, safe while a collector writes it.
+
+        For ``spendtap status``. SpoolError when the file is missing or was written
+        by another schema version.
         """
         spool = cls.__new__(cls)
         spool.path = Path(path)

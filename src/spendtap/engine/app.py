@@ -28,9 +28,10 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Response
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -52,11 +53,18 @@ from spendtap.engine.access import (
     needs_read,
 )
 from spendtap.engine.database import open_database
-from spendtap.engine.http_errors import ApiError, ErrorCode, install_error_handlers
+from spendtap.engine.http_errors import (
+    ApiError,
+    ErrorCode,
+    ErrorOut,
+    install_error_handlers,
+)
 from spendtap.engine.metrics import CONTENT_TYPE, EngineMetrics
 from spendtap.engine.migrate import require_head, upgrade_database
+from spendtap.engine.params import check_query
 from spendtap.engine.partitions import Month
 from spendtap.engine.retention import apply_retention
+from spendtap.engine.schema import batch_schemas
 from spendtap.engine.state import EngineConfig, EngineState, IngestLimits, engine_state
 from spendtap.engine.store import partition_cache
 from spendtap.engine.timestamps import epoch_ms
@@ -113,6 +121,7 @@ def create_app(
         version=__version__,
         description="Ingests usage events and reports their cost and tokens.",
         lifespan=_lifespan(state),
+        dependencies=[Depends(check_query)],
     )
     app.state.spendtap = state
     app.add_middleware(AccessMiddleware)
@@ -130,9 +139,31 @@ def create_app(
         tags=["ops"],
         dependencies=[Depends(needs_read)],
         response_class=Response,
-        responses={200: {"content": {"text/plain": {}}}},
+        responses={
+            200: {"content": {"text/plain": {}}},
+            401: {"model": ErrorOut, "description": "the error shape"},
+            403: {"model": ErrorOut, "description": "the error shape"},
+        },
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated spec plus the batch schemas ``POST /v1/events`` refers to (it
+    reads its body itself, to take gzip and enforce size limits)."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(
+            batch_schemas()
+        )
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def _lifespan(

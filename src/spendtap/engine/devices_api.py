@@ -27,7 +27,12 @@ from spendtap.engine.state import EngineState, engine_state
 router = APIRouter(tags=["devices"])
 _TEXT = 2048
 _ERROR = {"model": ErrorOut, "description": "the error shape"}
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR, 422: _ERROR}
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _ERROR,
+    401: _ERROR,
+    403: _ERROR,
+    422: _ERROR,
+}
 
 
 class CodeIn(BaseModel):
@@ -91,7 +96,7 @@ async def issue_code(state: State, body: CodeIn) -> CodeOut:
 
 @router.post(
     "/v1/devices/enroll",
-    responses={401: _ERROR, 422: _ERROR},
+    responses={400: _ERROR, 401: _ERROR, 422: _ERROR},
     summary="Trade an enrollment code for a device token (no other credential)",
 )
 async def enroll(state: State, body: EnrollIn) -> EnrollOut:

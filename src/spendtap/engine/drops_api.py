@@ -23,7 +23,11 @@ router = APIRouter(tags=["drops"])
 MAX_DROPS = 1000
 _ERROR = {"model": ErrorOut, "description": "the error shape"}
 _ERRORS: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR, 422: _ERROR}
-Time = Annotated[str, Field(max_length=64), AfterValidator(check_time)]
+Time = Annotated[
+    str,
+    Field(max_length=64, json_schema_extra={"format": "date-time"}),
+    AfterValidator(check_time),
+]
 State = Annotated[EngineState, Depends(engine_state)]
 
 
@@ -78,7 +82,7 @@ class DropsOut(BaseModel):
 
 @router.post(
     "/v1/drops",
-    responses={**_ERRORS, 503: _ERROR},
+    responses={**_ERRORS, 400: _ERROR, 503: _ERROR},
     summary="Record drops (idempotent by drop_id)",
 )
 async def post_drops(
@@ -105,7 +109,8 @@ async def post_drops(
 async def get_drops(
     state: State,
     cursor: Annotated[
-        str | None, Query(max_length=256, description="next_cursor of the last page")
+        str | None,
+        Query(min_length=1, max_length=256, description="next_cursor of the last page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DROPS)] = 100,
 ) -> DropsOut:

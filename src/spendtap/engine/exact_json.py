@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
 def dumps_exact(value: object) -> str:
@@ -24,8 +24,8 @@ def dumps_exact(value: object) -> str:
     return json.dumps(value)
 
 
-class ExactJSONResponse(Response):
-    media_type = "application/json"
+class ExactJSONResponse(JSONResponse):
+    """A JSONResponse (so the OpenAPI spec shows its model) with exact Decimals."""
 
     def render(self, content: Any) -> bytes:
         return dumps_exact(content).encode("utf-8")

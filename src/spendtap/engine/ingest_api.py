@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from spendtap.engine.access import Principal, needs_ingest
 from spendtap.engine.body import decode_body, read_body
 from spendtap.engine.http_errors import ApiError, ErrorCode, ErrorOut, Problem
-from spendtap.engine.schema import BatchIn, parse_batch
+from spendtap.engine.schema import parse_batch
 from spendtap.engine.state import EngineState, engine_state
 from spendtap.engine.store import StoreResult, store_batch
-from spendtap.engine.timestamps import parse_rfc3339
+from spendtap.engine.timestamps import parse_bounded
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ _BATCH_DOC = {
     "requestBody": {
         "required": True,
         "description": "Usage events, plain JSON or gzip (Content-Encoding: gzip).",
-        "content": {"application/json": {"schema": BatchIn.model_json_schema()}},
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}
+        },
     }
 }
 _ERROR_DOC = {"model": ErrorOut, "description": "the error shape"}
@@ -126,7 +128,7 @@ def _sent_at(header: str | None) -> datetime | None:
     if header is None:
         return None
     try:
-        return parse_rfc3339(header.strip())
+        return parse_bounded(header.strip())
     except ValueError:
         log.warning("engine.ingest.sent_at_unreadable length=%d", len(header))
         return None

@@ -9,16 +9,68 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
 from spendtap.engine.report import parse_dimensions
 from spendtap.engine.rollup import DIMENSIONS, Dimension
-from spendtap.engine.timestamps import EXAMPLE, parse_duration, parse_rfc3339
+from spendtap.engine.timestamps import EXAMPLE, parse_bounded, parse_duration
 
 _MINUTE = 60
+
+
+def TimeQuery(description: str) -> Any:
+    """A query parameter holding an RFC 3339 time (documented as date-time)."""
+    return Query(
+        min_length=1,
+        max_length=64,
+        description=description,
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+def check_query(request: Request) -> None:
+    """422 for a query parameter the operation does not take (a typo such as
+    ``untill`` would otherwise be ignored and answer for the wrong window), or one
+    given twice (which value was meant?)."""
+    known = _query_names(request.scope.get("route"))
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise invalid(
+            unknown[0][:60],
+            f"unknown query parameter {unknown[0][:60]!r}",
+            f"use only the parameters this operation takes: {allowed}",
+        )
+    for name in known:
+        count = len(request.query_params.getlist(name))
+        if count > 1:
+            raise invalid(
+                name, f"query parameter {name!r} is given {count} times", "give it once"
+            )
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: object) -> frozenset[str]:
+    if not isinstance(route, APIRoute):
+        return frozenset()
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(_collect(route.dependant))
+    return names
+
+
+def _collect(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _collect(sub)
+    return names
 
 
 def invalid(field: str, message: str, fix: str) -> ApiError:
@@ -44,7 +96,7 @@ def time_param(name: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        return parse_rfc3339(text)
+        return parse_bounded(text)
     except ValueError as exc:
         raise invalid(name, f"{name}: {exc}", f"send {name} like {EXAMPLE}") from exc
 

@@ -15,6 +15,7 @@ from spendtap.engine.money import nanos_to_usd
 from spendtap.engine.movers import top_movers
 from spendtap.engine.params import (
     Filters,
+    TimeQuery,
     decode_cursor,
     dimension_filters,
     dimensions,
@@ -26,7 +27,7 @@ from spendtap.engine.params import (
     time_param,
 )
 from spendtap.engine.query import Bucket, SpendQuery, SpendRow, row_key, run_spend
-from spendtap.engine.report import ALLOWED_BY
+from spendtap.engine.report import ALLOWED_BY, BY_PATTERN
 from spendtap.engine.rollup import Measures
 from spendtap.engine.state import EngineState, engine_state
 from spendtap.engine.timestamps import format_ms
@@ -105,18 +106,22 @@ def get_spend(
     state: Annotated[EngineState, Depends(engine_state)],
     only: Annotated[Filters, Depends(dimension_filters)],
     by: Annotated[
-        str, Query(description=f"comma-separated, may be empty: {ALLOWED_BY}")
+        str,
+        Query(
+            description=f"comma-separated, may be empty: {ALLOWED_BY}",
+            json_schema_extra={"pattern": f"^$|{BY_PATTERN}"},
+        ),
     ] = "",
     bucket: Annotated[Bucket, Query(description="UTC time buckets")] = Bucket.DAY,
     since: Annotated[
-        str | None, Query(description="RFC 3339 start (default: until - 7 days)")
+        str | None, TimeQuery("RFC 3339 start (default: until - 7 days)")
     ] = None,
     until: Annotated[
-        str | None, Query(description="RFC 3339 end, exclusive (default: now)")
+        str | None, TimeQuery("RFC 3339 end, exclusive (default: now)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
     cursor: Annotated[
-        str | None, Query(description="next_cursor of the last page")
+        str | None, Query(min_length=1, description="next_cursor of the last page")
     ] = None,
 ) -> ExactJSONResponse:
     """Rows ordered by bucket then dimension values; the window is widened to whole
@@ -162,10 +167,16 @@ def get_spend(
 def get_movers(
     state: Annotated[EngineState, Depends(engine_state)],
     only: Annotated[Filters, Depends(dimension_filters)],
-    by: Annotated[str, Query(description=f"comma-separated: {ALLOWED_BY}")] = "user",
+    by: Annotated[
+        str,
+        Query(
+            description=f"comma-separated: {ALLOWED_BY}",
+            json_schema_extra={"pattern": BY_PATTERN},
+        ),
+    ] = "user",
     window: Annotated[str, Query(description="span compared, like 7d or 24h")] = "7d",
     until: Annotated[
-        str | None, Query(description="RFC 3339 end of the window (default: now)")
+        str | None, TimeQuery("RFC 3339 end of the window (default: now)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> ExactJSONResponse:

@@ -29,6 +29,9 @@ REPORTED_TOKENS: tuple[str, ...] = (
     "reasoning_tokens",
 )
 ALLOWED_BY = ", ".join(DIMENSIONS)
+_ONE = "(" + "|".join(DIMENSIONS) + ")"
+#: A comma-separated list of dimensions, as a regular expression (for the spec).
+BY_PATTERN = f"^{_ONE}(,{_ONE})*$"
 _HOUR = 3600
 
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from spendtap.engine.access import needs_read
 from spendtap.engine.exact_json import ExactJSONResponse
 from spendtap.engine.http_errors import ErrorOut
-from spendtap.engine.params import dimensions, invalid, time_param
-from spendtap.engine.report import ALLOWED_BY, ReportQuery, run_report
+from spendtap.engine.params import TimeQuery, dimensions, invalid, time_param
+from spendtap.engine.report import ALLOWED_BY, BY_PATTERN, ReportQuery, run_report
 from spendtap.engine.state import EngineState, engine_state
 
 router = APIRouter(tags=["query"])
@@ -54,9 +54,15 @@ _ERROR_DOC = {"model": ErrorOut, "description": "the error shape"}
 )
 def get_report(
     state: Annotated[EngineState, Depends(engine_state)],
-    by: Annotated[str, Query(description=f"comma-separated: {ALLOWED_BY}")] = "model",
-    since: Annotated[str | None, Query(description="RFC 3339 start")] = None,
-    until: Annotated[str | None, Query(description="RFC 3339 end (exclusive)")] = None,
+    by: Annotated[
+        str,
+        Query(
+            description=f"comma-separated: {ALLOWED_BY}",
+            json_schema_extra={"pattern": BY_PATTERN},
+        ),
+    ] = "model",
+    since: Annotated[str | None, TimeQuery("RFC 3339 start")] = None,
+    until: Annotated[str | None, TimeQuery("RFC 3339 end (exclusive)")] = None,
 ) -> ExactJSONResponse:
     """Rows sorted by cost, then calls, biggest first; costs exact to the nano-USD.
 

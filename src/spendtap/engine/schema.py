@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from spendtap.engine.body import too_large
 from spendtap.engine.http_errors import ApiError, ErrorCode, Problem
 from spendtap.engine.money import usd_from_json_number
-from spendtap.engine.timestamps import EXAMPLE, parse_rfc3339
+from spendtap.engine.timestamps import EXAMPLE, parse_bounded
 from spendtap.event import (
     AuthKind,
     CallStatus,
@@ -36,7 +36,7 @@ MAX_LISTED_PROBLEMS = 50
 
 def check_time(value: str) -> str:
     try:
-        parse_rfc3339(value)
+        parse_bounded(value)
     except ValueError as exc:
         raise PydanticCustomError("rfc3339", "{why}", {"why": str(exc)}) from exc
     return value
@@ -46,7 +46,11 @@ Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Time = Annotated[str, Field(max_length=64), AfterValidator(check_time)]
+Time = Annotated[
+    str,
+    Field(max_length=64, json_schema_extra={"format": "date-time"}),
+    AfterValidator(check_time),
+]
 Usd = Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)]
 
 
@@ -116,6 +120,14 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     events: list[EventIn]
+
+
+def batch_schemas() -> dict[str, Any]:
+    """BatchIn and EventIn as OpenAPI component schemas (for the spec's components)."""
+    schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["BatchIn"] = schema
+    return components
 
 
 def _one_of(values: Sequence[str]) -> str:

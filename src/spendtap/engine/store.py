@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 
 #: |receive time - send time| above which a batch's clock is flagged as skewed.
 CLOCK_SKEW_LIMIT_S = 300
+#: The stored skew is clamped to what the column holds (a clock decades off).
+_MAX_SKEW_S = 2**31 - 1
 _ATTEMPTS = 3
 _RETRY_SQLSTATES = frozenset({"40P01", "40001", "23514"})
 _LOOKUP_CHUNK = 500
@@ -115,7 +117,9 @@ def clock_skew_s(received_at: datetime, sent_at: datetime | None) -> int | None:
     if sent_at is None:
         return None
     skew = round((received_at - sent_at).total_seconds())
-    return skew if abs(skew) > CLOCK_SKEW_LIMIT_S else None
+    if abs(skew) <= CLOCK_SKEW_LIMIT_S:
+        return None
+    return max(-_MAX_SKEW_S, min(_MAX_SKEW_S, skew))
 
 
 def partition_cache(engine: Engine) -> PartitionCache:

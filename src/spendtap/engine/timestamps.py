@@ -13,6 +13,11 @@ _MAX_FRACTION_DIGITS = 6
 
 EXAMPLE = "2025-01-31T12:00:00.000Z"
 SECONDS_PER_HOUR = 3600
+#: The times the engine stores or queries: no call happened before 1970, and dates
+#: near the year 9999 break month arithmetic (partitions, windows).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -31,6 +36,17 @@ def parse_rfc3339(text: str) -> datetime:
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a real time ({exc})") from exc
     return value.astimezone(UTC)
+
+
+def parse_bounded(text: str) -> datetime:
+    """:func:`parse_rfc3339`, refusing times outside [EARLIEST, LATEST)."""
+    value = parse_rfc3339(text)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"{text!r} is outside the years 1970 to 8999 the engine keeps; "
+            "send the real time of the call (is this clock set?)"
+        )
+    return value
 
 
 def format_rfc3339(value: datetime) -> str:
@@ -71,7 +87,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None or int(match.group(1)) == 0:
         raise ValueError(
-            f"{text!r} is not a duration: write a positive number and a unit, "
+            f"{text[:40]!r} is not a duration: write a positive number and a unit, "
             "like 90d, 12h, 30m, 45s or 2w"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text[:40]!r} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)

@@ -62,6 +62,9 @@ class ModelId:
     region: str | None = None
     steps: tuple[str, ...] = ()
     resolved: bool = True
+    #: Spellings to look the price up by when ``model`` is not in the price data
+    #: (a Gemini name whose ``-001`` is part of the name, not a revision).
+    alternates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +169,11 @@ def normalise_model(
 
     region: str | None = None
     resolved = True
+    alternates: tuple[str, ...] = ()
     if provider in _BEDROCK_PROVIDERS or name.startswith("arn:aws"):
         name, region, resolved = _bedrock(name, steps)
     if provider in _GOOGLE_PROVIDERS:
-        name = _google(name, steps)
+        name, alternates = _google(name, steps)
 
     if name != model.strip():
         aliased = _alias(provider, name, day, configured, steps)
@@ -178,7 +182,7 @@ def normalise_model(
     dated = _alias(provider, name, day, DATED_ALIASES, steps)
     if dated is not None:
         return ModelId(dated.model, dated.region or region, dated.steps, resolved)
-    return ModelId(name, region, tuple(steps), resolved)
+    return ModelId(name, region, tuple(steps), resolved, alternates)
 
 
 def _alias(
@@ -218,7 +222,8 @@ def _bedrock(name: str, steps: list[str]) -> tuple[str, str | None, bool]:
     return match["model"], region, True
 
 
-def _google(name: str, steps: list[str]) -> str:
+def _google(name: str, steps: list[str]) -> tuple[str, tuple[str, ...]]:
+    """(model, alternates) for a Gemini or Vertex model name."""
     path = _VERTEX_PATH.match(name)
     if path is not None:
         name = name[path.end() :]
@@ -238,11 +243,12 @@ def _google(name: str, steps: list[str]) -> str:
             steps.append(f"dropped Vertex @{tag}")
             name = bare
 
-    if name.startswith("gemini-") and _GOOGLE_REVISION.search(name):
+    embedding = name.startswith("gemini-embedding-")  # its -001 is its name
+    if name.startswith("gemini-") and not embedding and _GOOGLE_REVISION.search(name):
         revision = name[-4:]
-        name = name[:-4]
         steps.append(f"dropped revision {revision}")
-    return name
+        return name[:-4], (name,)
+    return name, ()
 
 
 def region_is_global(region: str | None) -> bool:

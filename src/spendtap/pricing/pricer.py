@@ -288,7 +288,8 @@ class Pricer:
             self._warn_once("provider_unknown", provider=provider)
             return entry
 
-        for ref in model_refs(provider_id, model_id.model, region):
+        refs = model_refs(provider_id, model_id.model, region)
+        for ref in [*refs, *model_id.alternates]:
             try:
                 found = self.data.snapshot.find_provider_model(
                     ref, None, provider_id, None

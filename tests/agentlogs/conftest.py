@@ -1,0 +1,109 @@
+"""Agent log fixtures copied into a temporary HOME, and importing them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from spendtap.agentlogs.call import AgentCall
+from spendtap.agentlogs.claude_code import ClaudeCodeFormat
+from spendtap.agentlogs.context import AgentHomes, LogContext
+from spendtap.agentlogs.events import EventFactory
+from spendtap.agentlogs.importer import LogFormat, LogImporter
+from spendtap.agentlogs.stats import ImportStats
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agentlogs"
+REMOTE = "https://dev:s3cret@github.com/Acme/payments.git"
+
+
+@dataclass
+class Imported:
+    calls: list[AgentCall]
+    stats: ImportStats
+
+    def by_response(self) -> dict[str | None, AgentCall]:
+        return {c.response_id: c for c in self.calls}
+
+
+def read_all(fmt: LogFormat, root: Path) -> Imported:
+    importer = LogImporter(fmt, [root])
+    return Imported(list(importer.backfill()), fmt.stats)
+
+
+def make_repo(path: Path, branch: str = "main") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for args in (
+        ["init", "-q", "-b", branch],
+        ["config", "user.email", "git-user@acme.example"],
+        ["config", "user.name", "Dev"],
+        ["remote", "add", "origin", REMOTE],
+        ["commit", "-q", "--allow-empty", "-m", "start"],
+    ):
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "payments")
+
+
+ClaudeCopier = Callable[..., Path]
+
+
+def copy_fixture(source: Path, target: Path, repo: Path) -> Path:
+    """Copy a fixture tree, writing ``repo`` where it says ``{REPO}`` and giving
+    the files the age order of their names."""
+    cwd = json.dumps(str(repo))[1:-1]
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            copied = target / path.relative_to(source)
+            copied.parent.mkdir(parents=True, exist_ok=True)
+            copied.write_text(path.read_text().replace("{REPO}", cwd))
+    _age_in_name_order(target)
+    return target
+
+
+@pytest.fixture
+def claude_case(home: Path, repo: Path) -> ClaudeCopier:
+    """Copy Claude Code fixture cases into ``home/.claude`` and return the projects
+    folder; the cases' ``{REPO}`` working directory becomes a real git work tree."""
+
+    def copy(*cases: str) -> Path:
+        projects = home / ".claude" / "projects"
+        for case in cases:
+            copy_fixture(FIXTURES / "claude_code" / case / "projects", projects, repo)
+        return projects
+
+    return copy
+
+
+def _age_in_name_order(root: Path) -> None:
+    """Git keeps no file times: give copies the order their names say (a resumed
+    session's file, named after it, is newer than its parent's)."""
+    for index, path in enumerate(sorted(p for p in root.rglob("*") if p.is_file())):
+        stamp = 1_759_000_000 + index * 60
+        os.utime(path, (stamp, stamp))
+
+
+def claude_calls(root: Path) -> Imported:
+    return read_all(ClaudeCodeFormat(), root)
+
+
+@pytest.fixture
+def factory(tmp_path: Path, home: Path) -> EventFactory:
+    context = LogContext(tmp_path / "data", homes=AgentHomes(home=home))
+    return EventFactory(context)

@@ -1,0 +1,213 @@
+"""`spendtap import`: JSON Lines out, or into the spool and on to an engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from spendtap.agentlogs import claude_code
+from spendtap.agentlogs.claude_code import ClaudeCodeFormat
+from spendtap.agentlogs.formats import FORMATS
+from spendtap.agentlogs.importer import LogImporter, Progress
+from spendtap.agentlogs.progress import ProgressBar, render
+from spendtap.cli import imports
+from spendtap.cli.main import main
+from spendtap.delivery.spool import Spool
+from spendtap.engine.server import EngineServer
+from tests.agentlogs.conftest import ClaudeCopier
+
+CASES = ("content_blocks", "streaming_snapshot", "request_ids")
+CALLS_IN_CASES = 1 + 2 + 4
+
+
+def run_json(
+    projects: Path, data_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> list[dict[str, object]]:
+    capsysbinary.readouterr()
+    code = main(
+        ["import", "claude-code", str(projects), "--json", "--data-dir", str(data_dir)]
+    )
+    assert code == 0
+    return [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+
+
+def test_json_prints_one_contract_event_per_call(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    events = run_json(claude_case(*CASES), tmp_path / "data", capsysbinary)
+
+    assert len(events) == CALLS_IN_CASES
+    assert {e["capture_source"] for e in events} == {"claude_code_log"}
+    assert all(len(str(e["event_id"])) == 36 for e in events)
+
+
+def test_import_into_the_spool_adds_nothing_the_second_time(
+    claude_case: ClaudeCopier, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    projects, data_dir = claude_case(*CASES), tmp_path / "data"
+
+    assert (
+        main(["import", "claude-code", str(projects), "--data-dir", str(data_dir)]) == 0
+    )
+    assert f"{CALLS_IN_CASES} new" in capsys.readouterr().err
+    assert (
+        main(["import", "claude-code", str(projects), "--data-dir", str(data_dir)]) == 0
+    )
+    assert "0 new" in capsys.readouterr().err
+
+    spool = Spool.in_dir(data_dir)
+    try:
+        assert spool.depth() == CALLS_IN_CASES
+    finally:
+        spool.close()
+
+
+def test_import_with_engine_ships_every_event_and_the_engine_accepts_them(
+    claude_case: ClaudeCopier, tmp_path: Path
+) -> None:
+    engine = EngineServer(f"sqlite:///{tmp_path / 'engine.sqlite3'}", "127.0.0.1", 0)
+    engine.start_in_thread()
+    try:
+        code = main(
+            [
+                "import",
+                "claude-code",
+                str(claude_case(*CASES)),
+                "--engine",
+                engine.url,
+                "--data-dir",
+                str(tmp_path / "data"),
+            ]
+        )
+        report = httpx.get(
+            f"{engine.url}/v1/report",
+            params={"by": "model", "since": "2000-01-01T00:00:00Z"},
+        ).json()
+    finally:
+        engine.stop()
+
+    assert code == 0
+    assert report["totals"]["calls"] == CALLS_IN_CASES
+
+
+def test_a_missing_directory_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "import",
+            "codex",
+            str(tmp_path / "nope"),
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+        ]
+    )
+
+    assert code == 2
+    assert "nope is not a directory" in capsys.readouterr().err
+
+
+def test_every_format_has_a_command() -> None:
+    assert set(imports.AGENTS) == set(FORMATS)
+
+
+def test_progress_bar_draws_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    plain, terminal = io.StringIO(), Terminal()
+    for stream in (plain, terminal):
+        bar = ProgressBar(stream, "claude-code")
+        bar(Progress(50_000_000, 100_000_000, 3, 3))
+        bar.close()
+
+    assert plain.getvalue() == ""
+    assert (
+        terminal.getvalue()
+        == "\r" + render("claude-code", Progress(50_000_000, 100_000_000, 3, 3)) + "\n"
+    )
+    assert " 50% 3/3 files 50/100 MB" in terminal.getvalue()
+
+
+def test_follow_picks_up_new_lines_and_new_files(
+    claude_case: ClaudeCopier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claude_code, "SETTLE_S", 0.05)
+    projects = claude_case("content_blocks")
+    importer = LogImporter(ClaudeCodeFormat(), [projects])
+    assert len(list(importer.backfill(then_follow=True))) == 1
+
+    source = next(projects.rglob("*.jsonl")).read_text().splitlines()
+    response_line = (
+        source[1].replace("msg_01A", "msg_new").replace("req_01A", "req_new")
+    )
+    stop = threading.Event()
+    seen: list[str | None] = []
+
+    def follow() -> None:
+        seen.extend(c.response_id for c in importer.follow(stop, interval=0.02))
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    try:
+        with next(projects.rglob("*.jsonl")).open("a") as handle:
+            handle.write(response_line.replace("msg_new", "msg_appended") + "\n")
+        (projects / "-home-dev-payments" / "new-session.jsonl").write_text(
+            response_line + "\n"
+        )
+        deadline = time.monotonic() + 5
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(5)
+
+    assert sorted(seen) == ["msg_appended", "msg_new"]
+
+
+def test_split_across_processes_gives_the_same_events(
+    claude_case: ClaudeCopier, tmp_path: Path
+) -> None:
+    projects = claude_case(*CASES, "resumed", "sidechain", "context")
+    script = (
+        "import sys; from spendtap.agentlogs import parallel; "
+        "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
+        "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
+    )
+
+    def run(min_bytes: int) -> list[str]:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                str(min_bytes),
+                "import",
+                "claude-code",
+                str(projects),
+                "--json",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return sorted(done.stdout.decode().splitlines())
+
+    split, whole = run(0), run(1 << 60)
+
+    assert split == whole
+    assert len(whole) == CALLS_IN_CASES + 3 + 3 + 2
