@@ -35,11 +35,42 @@ MODELS = (
     ("claude-opus-4-1-20250805", 0.15),
     ("claude-haiku-4-5-20251001", 0.30),
 )
-WORDS = (
-    "the request handler retries payment settlement when ledger entries arrive late "
-    "so refactor queue worker tests pass again after migration parses config files "
-    "function returns error value struct field import module branch commit review"
-).split()
+WORDS = [
+    "the",
+    "request",
+    "handler",
+    "retries",
+    "payment",
+    "settlement",
+    "when",
+    "ledger",
+    "entries",
+    "arrive",
+    "late",
+    "so",
+    "refactor",
+    "queue",
+    "worker",
+    "tests",
+    "pass",
+    "again",
+    "after",
+    "migration",
+    "parses",
+    "config",
+    "files",
+    "function",
+    "returns",
+    "error",
+    "value",
+    "struct",
+    "field",
+    "import",
+    "module",
+    "branch",
+    "commit",
+    "review",
+]
 PROJECTS = 12
 START = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
 
@@ -51,6 +82,16 @@ class Corpus:
     texts: dict[int, list[str]] = field(default_factory=dict)
     lines: int = 0
     responses: int = 0
+
+    def tool_output(self) -> str:
+        """A tool's output: mostly short (a command's), often a page (a search or
+        a build log), sometimes a whole file read (up to 40 KB)."""
+        kind = self.rng.random()
+        if kind < 0.5:
+            return self.text(100, 1500)
+        if kind < 0.85:
+            return self.text(1500, 8000)
+        return self.text(8000, 40000)
 
     def text(self, low: int, high: int) -> str:
         size = self.rng.randint(low, high)
@@ -112,7 +153,7 @@ class Session:
         self.emit(self.line("user", message))
 
     def tool_result(self, tool_id: str, sidechain: bool) -> None:
-        body = self.corpus.text(200, 6000)
+        body = self.corpus.tool_output()
         message = {
             "role": "user",
             "content": [

@@ -7,8 +7,9 @@ both tools on it ``--runs`` times each, alternating which goes first, with
 ``HOME`` pointing at the corpus and ``TZ=UTC``. For every run it records wall
 time, CPU time, and memory: the peak of the largest single process (as
 ``/usr/bin/time -v`` reports it) and the peak of the whole process tree's resident
-and proportional set sizes, sampled every 5 ms with psutil (ccusage runs as a Node
-launcher plus a native binary; a large spendtap import forks a reader). It then
+and proportional set sizes, sampled with psutil every 10 ms (the proportional size,
+which needs smaps, every 50 ms). ccusage runs as a Node launcher plus a native
+binary; a large spendtap import forks a second reader. It then
 checks that both tools report the same token totals for every day, and prints a
 Markdown table of medians.
 """
@@ -35,7 +36,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 CCUSAGE = ROOT / "tools/npm/node_modules/.bin/ccusage"
 SPENDTAP = ROOT / ".venv/bin/spendtap"
-SAMPLE_S = 0.005
+SAMPLE_S = 0.01
+#: Every how many samples the proportional set size (from smaps) is read too.
+PSS_EVERY = 5
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 
 
@@ -105,7 +108,7 @@ def measure(tool: str, command: list[str], env: dict[str, str]) -> Run:
         tool,
         wall,
         cpu,
-        max(after.ru_maxrss, peaks.max_rss_kb) / 1024,
+        peaks.max_rss_kb / 1024,
         peaks.tree_rss / 2**20,
         peaks.tree_pss / 2**20,
         stdout,
@@ -211,16 +214,20 @@ def report(
     ]
     for tool in ("spendtap", "ccusage"):
         mine = [r for r in runs if r.tool == tool]
-        med = lambda f: statistics.median(getattr(r, f) for r in mine)  # noqa: E731
         rows.append(
-            f"| {tool} | {med('wall_s'):.2f} | {med('cpu_s'):.2f} | "
-            f"{med('max_rss_mb'):.0f} | {med('tree_rss_mb'):.0f} | {med('tree_pss_mb'):.0f} |"
+            f"| {tool} | {_median(mine, 'wall_s'):.2f} | {_median(mine, 'cpu_s'):.2f} | "
+            f"{_median(mine, 'max_rss_mb'):.0f} | {_median(mine, 'tree_rss_mb'):.0f} | "
+            f"{_median(mine, 'tree_pss_mb'):.0f} |"
         )
     header = (
         f"Corpus: {lines_total:,} transcript lines, {size / 1e6:.0f} MB, seed {args.seed}; "
         f"{args.runs} runs each, alternating; {os.cpu_count()} CPUs. {agreement}."
     )
     return "\n".join([header, "", *rows])
+
+
+def _median(runs: list[Run], field: str) -> float:
+    return statistics.median(float(getattr(r, field)) for r in runs)
 
 
 def _corpus(path: Path, lines: int, seed: int) -> Path:

@@ -142,8 +142,15 @@ class UsageEvent:
                 value = float(value)
             elif isinstance(value, enum.Enum):
                 value = value.value
+            elif isinstance(value, str):
+                value = valid_utf8(value)
             out[field.name] = value
         return out
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates replaced (mitmproxy decodes odd header bytes to them)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageEvent))

@@ -105,7 +105,7 @@ def test_subagent_lines_inline_and_in_their_own_file_are_counted(
 ) -> None:
     calls = claude_calls(claude_case("sidechain")).by_response()
 
-    assert sorted(calls) == ["msg_06A", "msg_06B", "msg_06C"]
+    assert sorted(calls, key=str) == ["msg_06A", "msg_06B", "msg_06C"]
     assert calls["msg_06C"].output_tokens == 400
     assert calls["msg_06C"].session_id == "f6f6f6f6-6666-4666-8666-666666666666"
 
@@ -127,7 +127,7 @@ def test_resumed_session_copy_is_counted_once_in_the_original_file(
     imported = claude_calls(claude_case("resumed"))
     calls = imported.by_response()
 
-    assert sorted(calls) == ["msg_08A", "msg_08B", "msg_08C"]
+    assert sorted(calls, key=str) == ["msg_08A", "msg_08B", "msg_08C"]
     assert imported.stats.cross_file_duplicates == 2
     assert calls["msg_08A"].session_id == "a8a8a8a8-8888-4888-8888-888888888888"
     assert calls["msg_08A"].cache_write_1h_tokens == 800

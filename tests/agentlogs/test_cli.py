@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from spendtap.agentlogs import claude_code
@@ -21,8 +20,9 @@ from spendtap.agentlogs.progress import ProgressBar, render
 from spendtap.cli import imports
 from spendtap.cli.main import main
 from spendtap.delivery.spool import Spool
-from spendtap.engine.server import EngineServer
+from spendtap.engine.schema import parse_batch
 from tests.agentlogs.conftest import ClaudeCopier
+from tests.support.fake_engine import FakeEngine
 
 CASES = ("content_blocks", "streaming_snapshot", "request_ids")
 CALLS_IN_CASES = 1 + 2 + 4
@@ -72,32 +72,44 @@ def test_import_into_the_spool_adds_nothing_the_second_time(
         spool.close()
 
 
-def test_import_with_engine_ships_every_event_and_the_engine_accepts_them(
-    claude_case: ClaudeCopier, tmp_path: Path
+def test_import_with_engine_ships_every_event_once(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
 ) -> None:
-    engine = EngineServer(f"sqlite:///{tmp_path / 'engine.sqlite3'}", "127.0.0.1", 0)
-    engine.start_in_thread()
-    try:
+    projects = claude_case(*CASES)
+    printed = run_json(projects, tmp_path / "json-data", capsysbinary)
+
+    with FakeEngine() as engine:
         code = main(
             [
                 "import",
                 "claude-code",
-                str(claude_case(*CASES)),
+                str(projects),
                 "--engine",
                 engine.url,
                 "--data-dir",
                 str(tmp_path / "data"),
             ]
         )
-        report = httpx.get(
-            f"{engine.url}/v1/report",
-            params={"by": "model", "since": "2000-01-01T00:00:00Z"},
-        ).json()
-    finally:
-        engine.stop()
+        shipped = engine.stored_ids()
 
     assert code == 0
-    assert report["totals"]["calls"] == CALLS_IN_CASES
+    assert sorted(shipped) == sorted(str(e["event_id"]) for e in printed)
+
+
+def test_events_pass_the_engines_batch_validation(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    events = run_json(
+        claude_case(*CASES, "timestamps", "compaction"), tmp_path, capsysbinary
+    )
+
+    parsed = parse_batch(json.dumps({"events": events}).encode(), max_events=1000)
+
+    assert len(parsed) == len(events)
 
 
 def test_a_missing_directory_is_an_error_naming_it(
@@ -174,7 +186,7 @@ def test_follow_picks_up_new_lines_and_new_files(
         stop.set()
         thread.join(5)
 
-    assert sorted(seen) == ["msg_appended", "msg_new"]
+    assert sorted(seen, key=str) == ["msg_appended", "msg_new"]
 
 
 def test_split_across_processes_gives_the_same_events(
@@ -184,10 +196,11 @@ def test_split_across_processes_gives_the_same_events(
     script = (
         "import sys; from spendtap.agentlogs import parallel; "
         "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
+        "parallel.worker_count = lambda: 2; "
         "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
     )
 
-    def run(min_bytes: int) -> list[str]:
+    def run(min_bytes: int) -> tuple[list[str], str]:
         done = subprocess.run(
             [
                 sys.executable,
@@ -205,9 +218,11 @@ def test_split_across_processes_gives_the_same_events(
             check=True,
             timeout=60,
         )
-        return sorted(done.stdout.decode().splitlines())
+        return sorted(done.stdout.decode().splitlines()), done.stderr.decode()
 
-    split, whole = run(0), run(1 << 60)
+    (split, split_log), (whole, whole_log) = run(0), run(1 << 60)
 
     assert split == whole
     assert len(whole) == CALLS_IN_CASES + 3 + 3 + 2
+    assert "agentlogs.backfill.split shards=2" in split_log
+    assert "agentlogs.backfill.split" not in whole_log

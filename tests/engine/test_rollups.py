@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from spendtap.engine.rebuild import rollup_columns, rollup_select_sql
-from spendtap.engine.rollup import CUBES, GRAINS
+from spendtap.engine.rollup import CUBES
+from spendtap.engine.rollup_sql import rollup_columns, rollup_select_sql
 from spendtap.engine.tables import rollups
 
 from .conftest import EventFactory, QueryDb
@@ -161,7 +161,7 @@ def test_every_rollup_table_equals_a_recount_of_the_raw_events(
         batch = mixed[start : start + 25] + mixed[max(0, start - 3) : start]
         assert client.post("/v1/events", json={"events": batch}).status_code == 200
     cube, grain = next(
-        (c, g) for c in CUBES for g in GRAINS if c.table_name(g) == table
+        (c, g) for c in CUBES for g in c.grains if c.table_name(g) == table
     )
     columns = ", ".join(f'"{c}"' for c in rollup_columns(cube, grain))
 

@@ -75,7 +75,9 @@ def test_api_request_telemetry_maps_to_the_call_the_simulator_served(
         assert event["input_tokens"] == usage["input_tokens"]
         assert event["output_tokens"] == usage["output_tokens"]
         assert event["cache_read_tokens"] == usage.get("cache_read_input_tokens", 0)
-        assert event["cache_write_5m_tokens"] == usage.get("cache_creation_input_tokens", 0)
+        assert event["cache_write_5m_tokens"] == usage.get(
+            "cache_creation_input_tokens", 0
+        )
         assert event["session_id"] == session_id
         assert event["agent"] == "claude-code"
         assert event["agent_cost_usd"] is not None and event["agent_cost_usd"] > 0

@@ -28,7 +28,11 @@ def test_claude_code_api_request_protobuf_maps_every_field() -> None:
         "claude-opus-4-8",
         "anthropic",
     )
-    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens) == (1539, 0, 6)
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens) == (
+        1539,
+        0,
+        6,
+    )
     assert (call.cache_write_5m_tokens, call.cache_write_1h_tokens) == (17382, None)
     assert call.agent_cost_usd == Decimal("0.1164825")  # 0.11648250000000002 as sent
     assert call.duration_ms == 76
@@ -80,10 +84,14 @@ def test_claude_code_metrics_are_added_up_by_token_type() -> None:
     assert snapshot.cost_usd == {"claude-code": Decimal("0.11645125")}
 
 
-def _sum_request(value: float, temporality: int, start: int) -> ExportMetricsServiceRequest:
+def _sum_request(
+    value: float, temporality: int, start: int
+) -> ExportMetricsServiceRequest:
     request = ExportMetricsServiceRequest()
     resource = request.resource_metrics.add()
-    resource.resource.attributes.add(key="service.name").value.string_value = "claude-code"
+    resource.resource.attributes.add(
+        key="service.name"
+    ).value.string_value = "claude-code"
     metric = resource.scope_metrics.add().metrics.add(name="claude_code.token.usage")
     metric.sum.aggregation_temporality = temporality
     point = metric.sum.data_points.add(as_double=value, start_time_unix_nano=start)

@@ -12,18 +12,28 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from spendtap.delivery.spool import Spool
-from spendtap.otlp import OtlpReceiver, receiver as receiver_module
+from spendtap.otlp import OtlpReceiver
+from spendtap.otlp import receiver as receiver_module
 from tests.otlp.conftest import JSON, PROTOBUF, fixture
 
 
-def post(receiver: OtlpReceiver, path: str, body: bytes, **headers: str) -> httpx.Response:
-    return httpx.post(f"{receiver.url}{path}", content=body, headers=headers, timeout=10)
+def post(
+    receiver: OtlpReceiver, path: str, body: bytes, **headers: str
+) -> httpx.Response:
+    return httpx.post(
+        f"{receiver.url}{path}", content=body, headers=headers, timeout=10
+    )
 
 
 def test_protobuf_logs_become_a_spooled_usage_event(
     receiver: OtlpReceiver, spool: Spool
 ) -> None:
-    response = post(receiver, "/v1/logs", fixture("claude_code_logs.pb"), **{"content-type": PROTOBUF})
+    response = post(
+        receiver,
+        "/v1/logs",
+        fixture("claude_code_logs.pb"),
+        **{"content-type": PROTOBUF},
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"] == PROTOBUF
@@ -31,7 +41,11 @@ def test_protobuf_logs_become_a_spooled_usage_event(
     (queued,) = spool.take(10)
     event = queued.event
     assert (event["capture_source"], event["request_id"]) == ("otlp", "req_sim_1")
-    assert (event["input_tokens"], event["cache_write_5m_tokens"], event["output_tokens"]) == (
+    assert (
+        event["input_tokens"],
+        event["cache_write_5m_tokens"],
+        event["output_tokens"],
+    ) == (
         1539,
         17382,
         6,
@@ -58,13 +72,28 @@ def test_json_and_gzip_are_taken_and_a_resent_batch_adds_nothing(
     assert totals.agent_cost_usd == Decimal("0.11645125") * 2
 
 
-def test_metrics_are_kept_as_totals_to_check_events_against(receiver: OtlpReceiver) -> None:
-    post(receiver, "/v1/logs", fixture("claude_code_logs.json"), **{"content-type": JSON})
-    post(receiver, "/v1/metrics", fixture("claude_code_metrics.json"), **{"content-type": JSON})
+def test_metrics_are_kept_as_totals_to_check_events_against(
+    receiver: OtlpReceiver,
+) -> None:
+    post(
+        receiver, "/v1/logs", fixture("claude_code_logs.json"), **{"content-type": JSON}
+    )
+    post(
+        receiver,
+        "/v1/metrics",
+        fixture("claude_code_metrics.json"),
+        **{"content-type": JSON},
+    )
 
     totals = receiver.totals()
-    assert totals.event_tokens["input_tokens"] == totals.metrics.tokens[("claude-code", "input")]
-    assert totals.event_tokens["output_tokens"] == totals.metrics.tokens[("claude-code", "output")]
+    assert (
+        totals.event_tokens["input_tokens"]
+        == totals.metrics.tokens[("claude-code", "input")]
+    )
+    assert (
+        totals.event_tokens["output_tokens"]
+        == totals.metrics.tokens[("claude-code", "output")]
+    )
     assert totals.agent_cost_usd == totals.metrics.cost_usd["claude-code"]
 
 
@@ -88,7 +117,10 @@ def test_bad_requests_get_an_otlp_http_status(
     status: int,
 ) -> None:
     response = httpx.request(
-        method, f"{receiver.url}{path}", content=body, headers={"content-type": content_type}
+        method,
+        f"{receiver.url}{path}",
+        content=body,
+        headers={"content-type": content_type},
     )
 
     assert response.status_code == status

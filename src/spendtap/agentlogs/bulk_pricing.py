@@ -54,7 +54,7 @@ class BulkPricer:
     def __init__(self, pricer: Pricer) -> None:
         self.pricer = pricer
         self._quotes: dict[tuple[object, ...], Quote | None] = {}
-        self._refs: dict[tuple[int, int, tuple[bool, ...]], str] = {}
+        self._refs: dict[tuple[int, int, int], str] = {}
 
     def price(self, call: AgentCall) -> Priced:
         """What ``pricer.price`` gives for the call, as a tuple."""
@@ -86,14 +86,22 @@ class BulkPricer:
             call.web_search_requests or 0,
         )
         card = quote.card
-        band = card.band_for(counts[0] + counts[1] + counts[2] + counts[3])
+        prompt = counts[0] + counts[1] + counts[2] + counts[3]
+        index = 0
+        for start in card.starts:  # the band: how many thresholds the prompt is over
+            if prompt > start:
+                index += 1
+        band = card.bands[index]
         rates = band.rates
         cost = rates.per_call
+        used = 0  # which counts are non-zero, as bits: they decide the rules cited
+        bit = 1
         for amount, rate in zip(counts, rates.per_unit, strict=True):
             if amount:
                 cost += rate * amount
-        used = tuple(amount > 0 for amount in counts)
-        ref_key = (id(card), band.floor, used)
+                used |= bit
+            bit <<= 1
+        ref_key = (id(card), index, used)
         ref = self._refs.get(ref_key)
         if ref is None:
             ref = self._refs[ref_key] = card.price_ref_for(band, Counts(*counts))
@@ -110,11 +118,11 @@ class BulkPricer:
         if not model:
             return None
         minute = int(at.timestamp()) // 60
-        kind = (provider, model, service_tier, region)
         quotes = self._quotes
-        steady = (*kind, minute // HALF_HOUR)
+        steady = (provider, model, service_tier, region, minute // HALF_HOUR)
         if steady in quotes:
             return quotes[steady]
+        kind = (provider, model, service_tier, region)
         exact = (*kind, -1 - minute)
         if exact in quotes:
             return quotes[exact]

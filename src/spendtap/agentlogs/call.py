@@ -56,6 +56,10 @@ class AgentCall(NamedTuple):
     agent_cost_usd: Decimal | None = None
     streaming: bool = True
     status: CallStatus = CallStatus.OK
+    #: ``started_at`` and ``ended_at`` exactly as the event writes them, when the
+    #: log already wrote them so (saves formatting them again in a backfill).
+    started_text: str | None = None
+    ended_text: str | None = None
 
     @property
     def usage(self) -> Usage:

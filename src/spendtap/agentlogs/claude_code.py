@@ -41,7 +41,7 @@ from spendtap.agentlogs.context import AgentHomes
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
-from spendtap.event import Api, CaptureSource, Usage
+from spendtap.event import Api, CallStatus, CaptureSource, Usage
 from spendtap.providers.anthropic_usage import anthropic_usage, usage_region
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,9 @@ class _Response:
     output: int
     raw: bytes | None
     record: dict[str, Any] | None
-    first_at: datetime
-    last_at: datetime
+    #: The first and last of its lines' timestamps, as written.
+    first_at: str
+    last_at: str
     touched: float
     #: Another response with the same message id but a different request id.
     sibling: _Response | None = None
@@ -134,7 +135,8 @@ class _Probe(NamedTuple):
     message_id: str
     request_id: str | None
     output: int
-    at: datetime
+    #: The line's timestamp as written (known to be a time).
+    at: str
 
 
 class ClaudeCodeFormat:
@@ -181,10 +183,11 @@ class TranscriptFile:
     def feed(self, lines: list[bytes]) -> None:
         """Take lines; this loop sees every line of a backfill, so it is kept flat.
 
-        Most bytes are prompts and tool results (``user`` lines), skipped on their
-        first bytes. A response line in Claude Code's own compact form is placed
-        by its message id, request id, output count and time read off its bytes
-        (see ``probe``) and decoded only if it wins; any other line is decoded.
+        Most bytes are prompts and tool results (``user`` lines), told apart by
+        their first bytes. A response line in Claude Code's own compact form is
+        placed by its message id, request id, output count and time read off its
+        bytes (see ``probe``) and decoded only if it wins; any other line is
+        decoded.
         """
         self._stats.lines += len(lines)
         now = time.monotonic()
@@ -247,7 +250,9 @@ class TranscriptFile:
         if not isinstance(usage, dict):
             return
         message_id = message.get("id")
-        at = parse_timestamp(record.get("timestamp"))
+        at = record.get("timestamp")
+        if not isinstance(at, str) or parse_timestamp(at) is None:
+            at = None
         if not isinstance(message_id, str) or not message_id or at is None:
             self._stats.unusable_lines += 1
             return
@@ -286,9 +291,9 @@ class TranscriptFile:
 
         self._stats.merged_lines += 1
         response.touched = now
-        if probe.at < response.first_at:
+        if earlier(probe.at, response.first_at):
             response.first_at = probe.at
-        if probe.at > response.last_at:
+        if earlier(response.last_at, probe.at):
             response.last_at = probe.at
         if response.request_id is None:
             response.request_id = probe.request_id
@@ -316,8 +321,31 @@ class TranscriptFile:
         if not self._format.claim(response.message_id, response.request_id):
             self._stats.cross_file_duplicates += 1
             return
+        first, last = (
+            parse_timestamp(response.first_at),
+            parse_timestamp(response.last_at),
+        )
+        if first is None or last is None:  # a time-shaped stamp that is no time
+            self._stats.unusable_lines += 1
+            return
         self._stats.calls += 1
-        calls.append(to_call(record, response))
+        calls.append(to_call(record, response, first, last))
+
+
+def is_canonical(stamp: str) -> bool:
+    """Whether a timestamp is written exactly as the usage event writes times
+    (``2025-10-02T09:00:02.100Z``, as Claude Code does), so it sorts as text."""
+    return (
+        len(stamp) == 24 and stamp[-1] == "Z" and stamp[19] == "." and stamp[10] == "T"
+    )
+
+
+def earlier(a: str, b: str) -> bool:
+    """Whether time ``a`` comes before time ``b`` (both known to be times)."""
+    if is_canonical(a) and is_canonical(b):
+        return a < b
+    first, second = parse_timestamp(a), parse_timestamp(b)
+    return first is not None and second is not None and first < second
 
 
 def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
@@ -341,8 +369,8 @@ def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
     if id_end <= id_start or output is None or stamp_at < 0:
         return None
     stamp_start = stamp_at + len(_TIMESTAMP_MARK)
-    when = parse_timestamp(line[stamp_start : line.find(b'"', stamp_start)].decode())
-    if when is None:
+    when = line[stamp_start : line.find(b'"', stamp_start)].decode()
+    if not is_canonical(when) and parse_timestamp(when) is None:
         return None
     request_at = line.find(_REQUEST_ID_MARK, usage_at)
     request_id = None
@@ -352,14 +380,16 @@ def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
     return _Probe(line[id_start:id_end].decode(), request_id, int(output[0]), when)
 
 
-def to_call(line: dict[str, Any], response: _Response) -> AgentCall:
+def to_call(
+    line: dict[str, Any], response: _Response, first: datetime, last: datetime
+) -> AgentCall:
+    """The call a response line describes (positional: one is made per call)."""
     message = line["message"]
     usage = message["usage"]
-    model = message.get("model")
-    if not isinstance(model, str) or not model:
-        model = None
-    branch = _text(line.get("gitBranch"))
-    tier = usage.get("service_tier")
+    get = line.get
+    model = _text(message.get("model"))
+    branch = _text(get("gitBranch"))
+    first_text, last_text = response.first_at, response.last_at
     return AgentCall(
         CaptureSource.CLAUDE_CODE_LOG,
         (response.message_id, response.request_id or ""),
@@ -368,16 +398,25 @@ def to_call(line: dict[str, Any], response: _Response) -> AgentCall:
         Api.MESSAGES,
         model,
         *transcript_counts(usage),
-        started_at=response.first_at,
-        ended_at=response.last_at,
-        request_id=response.request_id,
-        response_id=response.message_id,
-        session_id=_text(line.get("sessionId")),
-        agent_version=_text(line.get("version")),
-        cwd=_text(line.get("cwd")),
-        branch=None if branch == UNKNOWN_BRANCH else branch,
-        service_tier=tier if isinstance(tier, str) and tier else None,
-        region=usage_region(usage) or None,
+        first,
+        last,
+        None,
+        response.request_id,
+        response.message_id,
+        _text(get("sessionId")),
+        _text(get("version")),
+        _text(get("cwd")),
+        None if branch == UNKNOWN_BRANCH else branch,
+        None,
+        None,
+        None,
+        _text(usage.get("service_tier")),
+        usage_region(usage) or None,
+        None,
+        True,
+        CallStatus.OK,
+        first_text if is_canonical(first_text) else None,
+        last_text if is_canonical(last_text) else None,
     )
 
 
@@ -486,4 +525,4 @@ def sorted_by_age(paths: Iterable[Path]) -> list[Path]:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value if type(value) is str and value else None

@@ -50,6 +50,8 @@ _VALUES: dict[enum.Enum, str] = {
     for kind in (CaptureSource, Api, CallStatus, CostStatus)
     for member in kind
 }
+#: ``price_call``'s price of a failed call that used nothing.
+_UNBILLED_ERROR: Priced = (Decimal(0), CostStatus.PRICED, "unbilled:error")
 #: Distinct (session, place) contexts kept; past it the cache starts over.
 CONTEXT_CACHE_SIZE = 4096
 #: Context fields of the event, in contract order (from ``user`` on).
@@ -79,7 +81,7 @@ class EventFactory:
         self.context = context
         self.pricer = pricer or Pricer()
         self._bulk = BulkPricer(self.pricer)
-        self._contexts: dict[tuple[str | None, ...], dict[str, Any]] = {}
+        self._contexts: dict[tuple[object, ...], dict[str, Any]] = {}
 
     def build(self, call: AgentCall) -> UsageEvent:
         parsed = parsed_call(call)
@@ -97,56 +99,87 @@ class EventFactory:
         return with_agent_cost(event, call.agent_cost_usd)
 
     def build_json(self, call: AgentCall) -> dict[str, Any]:
-        """``build(call).to_json()``, without the intermediate objects."""
-        empty = call.usage_is_empty
-        cost, cost_status, price_ref = self._price(call, empty)
-        started = call.started_at
-        ended = call.ended_at
-        out: dict[str, Any] = {
-            "event_id": fast_event_id(_VALUES[call.source], call.key),
-            "capture_source": _VALUES[call.source],
-            "provider": call.provider,
-            "api": _VALUES[call.api],
-            "model_requested": None,
-            "model": call.model,
-            "region": call.region,
-            "streaming": call.streaming,
-            "status": _VALUES[call.status],
-            "http_status": None,
-            "error_type": None,
-            "input_tokens": call.input_tokens,
-            "cache_read_tokens": call.cache_read_tokens,
-            "cache_write_5m_tokens": call.cache_write_5m_tokens,
-            "cache_write_1h_tokens": call.cache_write_1h_tokens,
-            "output_tokens": call.output_tokens,
-            "reasoning_tokens": call.reasoning_tokens,
-            "web_search_requests": call.web_search_requests,
-            "usage_source": "absent" if empty else "provider",
-            "cost_usd": None if cost is None else float(cost),
-            "cost_status": _VALUES[cost_status],
-            "price_ref": price_ref,
-            "started_at": millis(started),
-            "ended_at": None if ended is None else millis(ended),
-            "ttft_ms": None,
-            "duration_ms": _duration_ms(started, ended),
-            "request_id": call.request_id,
-            "response_id": call.response_id,
-        }
-        out.update(self._context_json(call))
-        if HAS_AGENT_COST:
-            cost = call.agent_cost_usd
-            out[AGENT_COST_FIELD] = None if cost is None else float(cost)
+        """``build(call).to_json()``, without the intermediate objects.
+
+        The fields every call of a session shares (its kind and its context) come
+        from a template made once per session and place; the rest are set here.
+        (One runs per call of a backfill: the call is unpacked once, into locals.)
+        """
+        (
+            source,
+            key,
+            _agent,
+            _provider,
+            _api,
+            model,
+            input_tokens,
+            cache_read,
+            write_5m,
+            write_1h,
+            output,
+            reasoning,
+            searches,
+            started,
+            ended,
+            _duration,
+            request_id,
+            response_id,
+            *_,
+            region,
+            agent_cost,
+            _streaming,
+            status,
+            started_text,
+            ended_text,
+        ) = call
+        empty = (
+            input_tokens is None
+            and output is None
+            and cache_read is None
+            and write_5m is None
+            and write_1h is None
+            and reasoning is None
+            and searches is None
+        )
+        if status is CallStatus.ERROR and empty:
+            cost, cost_status, price_ref = _UNBILLED_ERROR
+        else:
+            cost, cost_status, price_ref = self._bulk.price(call)
+        out = self._template(call).copy()
+        out["event_id"] = fast_event_id(_VALUES[source], key)
+        out["model"] = model
+        out["region"] = region
+        out["input_tokens"] = input_tokens
+        out["cache_read_tokens"] = cache_read
+        out["cache_write_5m_tokens"] = write_5m
+        out["cache_write_1h_tokens"] = write_1h
+        out["output_tokens"] = output
+        out["reasoning_tokens"] = reasoning
+        out["web_search_requests"] = searches
+        if empty:
+            out["usage_source"] = "absent"
+        out["cost_usd"] = None if cost is None else float(cost)
+        out["cost_status"] = _VALUES[cost_status]
+        out["price_ref"] = price_ref
+        out["started_at"] = started_text or millis(started)
+        if ended is not None:
+            out["ended_at"] = ended_text or millis(ended)
+            out["duration_ms"] = _duration_ms(started, ended)
+        out["request_id"] = request_id
+        out["response_id"] = response_id
+        if HAS_AGENT_COST and agent_cost is not None:
+            out[AGENT_COST_FIELD] = float(agent_cost)
         return out
 
-    def _price(self, call: AgentCall, empty: bool) -> Priced:
-        """``price_call`` for an agent call (always billable), without its wrapper."""
-        if call.status is CallStatus.ERROR and empty:
-            return Decimal(0), CostStatus.PRICED, "unbilled:error"
-        return self._bulk.price(call)
-
-    def _context_json(self, call: AgentCall) -> dict[str, Any]:
-        """The context fields, once per session and place: most calls share them."""
+    def _template(self, call: AgentCall) -> dict[str, Any]:
+        """Every field of the event in contract order, those shared by the calls of
+        one session and place filled in: made once, copied per call."""
         key = (
+            call.source,
+            call.provider,
+            call.api,
+            call.streaming,
+            call.status,
             call.agent,
             call.agent_version,
             call.session_id,
@@ -156,12 +189,22 @@ class EventFactory:
             call.remote,
             call.user,
         )
-        cached = self._contexts.get(key)
-        if cached is None:
+        template = self._contexts.get(key)
+        if template is None:
             if len(self._contexts) >= CONTEXT_CACHE_SIZE:
                 self._contexts.clear()
-            cached = self._contexts[key] = context_json(self.context.resolve(call))
-        return cached
+            template = dict.fromkeys(EVENT_FIELDS)
+            template.update(
+                capture_source=_VALUES[call.source],
+                provider=call.provider,
+                api=_VALUES[call.api],
+                streaming=call.streaming,
+                status=_VALUES[call.status],
+                usage_source="provider",
+            )
+            template.update(context_json(self.context.resolve(call)))
+            self._contexts[key] = template
+        return template
 
 
 def parsed_call(call: AgentCall) -> ParsedCall:

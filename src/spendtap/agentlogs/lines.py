@@ -2,10 +2,11 @@
 
 Agent logs are append-only JSON Lines files, some of them hundreds of megabytes, that
 the agent may still be writing while we read. ``read_lines`` hands out complete
-lines (ending in a newline), a chunk's worth at a time, and keeps the offset just
-past the last one handed out, so a reader can stop and later go on from there. What follows the last newline is kept apart as the
-file's *tail*: while an agent writes, it is a line not yet finished; in a file that
-is done, it is a truncated last line, or a last line written without a newline.
+lines a chunk's worth at a time, and keeps the offset just past the last line
+handed out, so a reader can stop and later go on from there. What follows the last
+newline is kept apart as the file's *tail*: while an agent writes, it is a line not
+yet finished; in a file that is done, it is a truncated last line, or a last line
+written without a newline.
 
 Memory is bounded by ``CHUNK_BYTES`` plus the longest line; a line longer than
 ``MAX_LINE_BYTES`` is skipped (and counted) without being held whole.
@@ -60,13 +61,9 @@ def read_lines(path: Path, state: ReadState) -> Iterator[list[bytes]]:
 
 
 def _split(handle: io.FileIO, state: ReadState, path: Path) -> Iterator[list[bytes]]:
-    read = handle.read
-    carry = b""
+    carry = b""  # the start of a line that the last chunk did not finish
     skipping = False  # inside a line that is already too long
-    while True:
-        chunk = read(CHUNK_BYTES)
-        if not chunk:
-            break
+    while chunk := handle.read(CHUNK_BYTES):
         lines = chunk.split(b"\n")
         last = lines.pop()
         if lines:

@@ -1,11 +1,10 @@
 """A large backfill split across processes (Linux, and only from a single thread).
 
-Reading a big log folder is CPU work in Python, so the files are split into shards
-of about equal size, whole project folders at a time (a resumed session's copies
-sit beside the original, so copies stay in one shard), and each extra shard is read
-by a forked child that writes its usage events to a temporary file. The parent
-reads the first shard itself, then passes the children's events on, in shard
-order, dropping any event id it has already passed on (a copy that crossed shards).
+Reading a big log folder is CPU work in Python, so the files, oldest first, are cut
+into runs of about equal size, and each run after the first is read by a forked
+child that writes its usage events to a temporary file. The parent reads the first
+run itself, then passes the children's events on, in order, dropping any event id
+it has already passed on (a resumed session's copy of a call that crossed runs).
 A child that fails costs time, not events: the parent reads its shard again.
 """
 
@@ -23,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from spendtap.agentlogs.importer import LogImporter, ProgressCallback, file_size
+from spendtap.agentlogs.importer import LogImporter, file_size
 from spendtap.agentlogs.stats import ImportStats
 
 log = logging.getLogger(__name__)
@@ -36,8 +35,9 @@ _ID_START = len(b'{"event_id":"')
 _ID_END = _ID_START + 36
 
 EventJson = dict[str, Any]
-#: Reads a list of files and hands each event to the callback.
-ShardReader = Callable[[Sequence[Path], Callable[[EventJson], None]], None]
+#: Reads a list of files and hands each event to the callback; the flag says
+#: whether to report progress (only the parent draws on the terminal).
+ShardReader = Callable[[Sequence[Path], Callable[[EventJson], None], bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +47,27 @@ class Plan:
 
 
 def plan(paths: Sequence[Path], workers: int) -> Plan:
-    """Split ``paths`` (in reading order) into up to ``workers`` shards of similar
-    size, keeping files of one folder together and each shard in reading order."""
-    sizes = {path: file_size(path) for path in paths}
-    folders: dict[Path, list[Path]] = {}
-    for path in paths:
-        folders.setdefault(_folder(path), []).append(path)
-    loads = [0] * max(1, workers)
-    members: list[set[Path]] = [set() for _ in loads]
-    by_size = sorted(folders.values(), key=lambda f: -sum(sizes[p] for p in f))
-    for folder in by_size:
-        lightest = loads.index(min(loads))
-        members[lightest].update(folder)
-        loads[lightest] += sum(sizes[p] for p in folder)
-    shards = [[p for p in paths if p in chosen] for chosen in members if chosen]
-    return Plan(shards, sum(sizes.values()))
+    """Split ``paths`` (in reading order, oldest first) into up to ``workers`` runs
+    of consecutive files of about equal size.
+
+    Consecutive files cover consecutive days, so each process prices the models of
+    its own days only; and the earlier shard's copy of a call that crossed shards
+    is the one kept, as when one process reads everything in order.
+    """
+    sizes = [file_size(path) for path in paths]
+    total = sum(sizes)
+    count = max(1, min(workers, len(paths)))
+    shards: list[list[Path]] = [[] for _ in range(count)]
+    done = 0
+    for path, size in zip(paths, sizes, strict=True):
+        index = min(count - 1, done * count // total) if total else 0
+        shards[index].append(path)
+        done += size
+    return Plan([shard for shard in shards if shard], total)
 
 
 def worth_splitting(total_bytes: int) -> bool:
-    """Whether forking pays: enough to read, more than one CPU, Linux, one thread."""
+    """Whether forking pays: enough to read, a CPU to spare, Linux, one thread."""
     return (
         total_bytes >= PARALLEL_MIN_BYTES
         and worker_count() > 1
@@ -75,7 +77,14 @@ def worth_splitting(total_bytes: int) -> bool:
 
 
 def worker_count() -> int:
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    """Processes worth running: CPUs not already busy (a forked reader on a busy
+    CPU only adds its own start-up work), at most ``MAX_WORKERS``."""
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(int(cpus - busy + 0.5), cpus, MAX_WORKERS))
 
 
 def run_sharded(
@@ -83,7 +92,6 @@ def run_sharded(
     shards: list[list[Path]],
     read_shard: ShardReader,
     emit: Callable[[EventJson | bytes], None],
-    progress: ProgressCallback | None = None,
 ) -> None:
     """Read ``shards[1:]`` in children and ``shards[0]`` here; ``emit`` gets every
     event once: the parent's as objects, the children's as JSON lines."""
@@ -96,13 +104,13 @@ def run_sharded(
         seen.add(event["event_id"])
         emit(event)
 
-    read_shard(shards[0], keep)
+    read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
         if not _collect(importer.stats, child, seen, emit):
             log.error(
                 "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
             )
-            read_shard(shard, keep)
+            read_shard(shard, keep, True)
 
 
 @dataclass(slots=True)
@@ -144,9 +152,9 @@ def _child_main(
         dumps = orjson.dumps
 
         def write(event: EventJson) -> None:
-            out.write(dumps(event) + b"\n")
+            out.write(dumps(event, option=orjson.OPT_APPEND_NEWLINE))
 
-        read_shard(shard, write)
+        read_shard(shard, write, False)
     stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
 
 
@@ -176,15 +184,3 @@ def _collect(
     finally:
         child.events.unlink(missing_ok=True)
         child.stats.unlink(missing_ok=True)
-
-
-def _folder(path: Path) -> Path:
-    """The project folder a log file belongs to (Claude Code: ``projects/<cwd>``)."""
-    parent = path.parent
-    while parent.name in ("subagents",) or _looks_like_session(parent.name):
-        parent = parent.parent
-    return parent
-
-
-def _looks_like_session(name: str) -> bool:
-    return len(name) == 36 and name.count("-") == 4

@@ -40,8 +40,8 @@ class JsonLinesSink:
         self.written = 0
 
     def put(self, events: Sequence[EventJson]) -> None:
-        dumps = orjson.dumps
-        self._write([dumps(e) + b"\n" for e in events])
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        self._write([dumps(e, option=newline) for e in events])
 
     def put_lines(self, lines: Sequence[bytes]) -> None:
         self._write([line if line.endswith(b"\n") else line + b"\n" for line in lines])
@@ -138,9 +138,11 @@ def run_import(
 def _shard_reader(
     importer: LogImporter, factory: EventFactory, progress: ProgressCallback | None
 ) -> parallel.ShardReader:
-    def read(paths: Sequence[Path], emit: Callable[[EventJson], None]) -> None:
+    def read(
+        paths: Sequence[Path], emit: Callable[[EventJson], None], report: bool
+    ) -> None:
         build = factory.build_json
-        for call in importer.backfill(progress, paths=paths):
+        for call in importer.backfill(progress if report else None, paths=paths):
             emit(build(call))
 
     return read

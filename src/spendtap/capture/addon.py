@@ -22,12 +22,18 @@ from dataclasses import dataclass, field
 
 from mitmproxy import connection, http
 
-from spendtap.capture.decoding import DecodingError, StreamDecoder
+from spendtap.capture.decoding import DecodingError, StreamDecoder, decode_all
 from spendtap.capture.headers import CONTEXT_HEADERS, REQUEST_ID_HEADERS
 from spendtap.capture.hosts import HostAllowList
 from spendtap.capture.tee import ResponseTee
 from spendtap.context.process import ProcessInfo, find_client_process
-from spendtap.providers.base import ParsedCall, RequestInfo, ResponseHead, Route
+from spendtap.providers.base import (
+    MAX_REQUEST_JSON_BYTES,
+    ParsedCall,
+    RequestInfo,
+    ResponseHead,
+    Route,
+)
 from spendtap.providers.registry import Registry
 from spendtap.providers.websocket import (
     SWITCHING_PROTOCOLS,
@@ -93,6 +99,8 @@ class CaptureAddon:
         self.on_call = on_call
         self.on_fault = on_fault
         self._processes: dict[str, Future[ProcessInfo | None]] = {}
+        #: POSTs to AI hosts that no route handles, by (host, path prefix).
+        self.unrouted: dict[tuple[str, str], int] = {}
 
     def client_connected(self, client: connection.Client) -> None:
         if client.peername and client.sockname:
@@ -183,10 +191,11 @@ class CaptureAddon:
         )
         route = self.registry.route(request)
         if route is None:
+            self._unrouted(request)
             return None
-        # Only a routed request's body is read (claude.ai uploads are not).
-        body = flow.request.get_content(strict=False) or b""
-        request = dataclasses.replace(request, body=body)
+        # Only a routed request's body is read (claude.ai uploads are not), and its
+        # decoding is bounded like the response's.
+        request = dataclasses.replace(request, body=self._request_body(flow))
         head = ResponseHead(
             status=flow.response.status_code,
             headers={k.lower(): v for k, v in flow.response.headers.items()},
@@ -243,6 +252,33 @@ class CaptureAddon:
             query=flow.request.url.partition("?")[2],
             process=self._processes.get(flow.client_conn.id),
         )
+
+    def _request_body(self, flow: http.HTTPFlow) -> bytes:
+        raw = flow.request.raw_content or b""
+        encoding = flow.request.headers.get("content-encoding", "")
+        try:
+            return decode_all(raw, encoding, MAX_REQUEST_JSON_BYTES)
+        except DecodingError as exc:
+            log.warning(
+                "collector.request.unreadable host=%s reason=%s",
+                flow.request.pretty_host,
+                exc,
+            )
+            return b""
+
+    def _unrouted(self, request: RequestInfo) -> None:
+        """An AI host's POST no parser knows: counted, and logged once per endpoint."""
+        if request.method.upper() != "POST":
+            return
+        endpoint = (request.host, "/".join(request.path_only.split("/")[:4]))
+        seen = self.unrouted.get(endpoint, 0)
+        self.unrouted[endpoint] = seen + 1
+        if seen == 0:
+            log.warning(
+                "collector.call.unrouted host=%s path=%s: no parser for this endpoint; "
+                "if it is billed, it is not in the report",
+                *endpoint,
+            )
 
     def _fault(self, flow: http.HTTPFlow, reason: str) -> None:
         fault = CaptureFault(

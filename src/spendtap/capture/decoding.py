@@ -1,7 +1,9 @@
 """Incremental content decoding (gzip, deflate, br, zstd) for the parser's copy.
 
-Decoders are bounded: they never produce more than ``limit`` bytes in total, so a
-decompression bomb costs a record, not the laptop's memory.
+Decoders are bounded: no call produces more than what is left of ``limit``, so a
+decompression bomb costs a record (a counted fault), never the laptop's memory or a
+long stall of the proxy loop. Each codec is asked for at most ``budget + 1`` bytes;
+getting the extra byte means the body is over the limit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import zstandard
 
 #: The most decoded bytes a parser is given for one response.
 DEFAULT_LIMIT = 256 * 1024 * 1024
+#: zstd has no output cap per call: feed it slices small enough that one slice can
+#: only expand to a few MiB (a 128 KiB block per few input bytes at worst).
+ZSTD_SLICE = 256
 
 
 class DecodingError(Exception):
@@ -21,33 +26,52 @@ class DecodingError(Exception):
 
 
 class _Codec(Protocol):
-    def decompress(self, data: bytes) -> bytes: ...
+    def decompress(self, data: bytes, budget: int) -> bytes: ...
 
 
 class _Identity:
-    def decompress(self, data: bytes) -> bytes:
+    def decompress(self, data: bytes, budget: int) -> bytes:
         return data
 
 
-class _Deflate:
-    """Both zlib-wrapped and raw deflate are seen in the wild under this name."""
+class _Zlib:
+    """gzip (``wbits`` 31), zlib-wrapped or raw deflate, chosen on the first bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, wbits: int | None) -> None:
+        self._wbits = wbits
         self._inner: zlib._Decompress | None = None
 
-    def decompress(self, data: bytes) -> bytes:
+    def decompress(self, data: bytes, budget: int) -> bytes:
         if self._inner is None:
-            raw = not (data[:1] and data[0] & 0x0F == 8)
-            self._inner = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
-        return self._inner.decompress(data)
+            wbits = self._wbits
+            if wbits is None:  # "deflate" is sent both zlib-wrapped and raw
+                wrapped = bool(data[:1]) and data[0] & 0x0F == 8
+                wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+            self._inner = zlib.decompressobj(wbits)
+        return self._inner.decompress(data, budget + 1)
 
 
 class _Brotli:
     def __init__(self) -> None:
         self._inner = brotli.Decompressor()
 
-    def decompress(self, data: bytes) -> bytes:
-        return bytes(self._inner.process(data))
+    def decompress(self, data: bytes, budget: int) -> bytes:
+        return bytes(self._inner.process(data, output_buffer_limit=budget + 1))
+
+
+class _Zstd:
+    def __init__(self) -> None:
+        self._inner = zstandard.ZstdDecompressor().decompressobj(
+            read_across_frames=True
+        )
+
+    def decompress(self, data: bytes, budget: int) -> bytes:
+        out = bytearray()
+        for start in range(0, len(data), ZSTD_SLICE):
+            out += self._inner.decompress(data[start : start + ZSTD_SLICE])
+            if len(out) > budget:
+                break
+        return bytes(out)
 
 
 def _codec(encoding: str) -> _Codec:
@@ -55,13 +79,13 @@ def _codec(encoding: str) -> _Codec:
         case "" | "identity":
             return _Identity()
         case "gzip" | "x-gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+            return _Zlib(16 + zlib.MAX_WBITS)
         case "deflate":
-            return _Deflate()
+            return _Zlib(None)
         case "br":
             return _Brotli()
         case "zstd":
-            return zstandard.ZstdDecompressor().decompressobj()
+            return _Zstd()
     raise DecodingError(f"unsupported content-encoding {encoding!r}")
 
 
@@ -76,12 +100,18 @@ class StreamDecoder:
         self._produced = 0
 
     def decode(self, data: bytes) -> bytes:
+        budget = self._limit - self._produced
         try:
             for codec in self._codecs:
-                data = codec.decompress(data)
+                data = codec.decompress(data, budget)
+                if len(data) > budget:
+                    raise DecodingError(f"decoded body over {self._limit} bytes")
         except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
             raise DecodingError(f"corrupt body: {exc}") from exc
         self._produced += len(data)
-        if self._produced > self._limit:
-            raise DecodingError(f"decoded body over {self._limit} bytes")
         return data
+
+
+def decode_all(data: bytes, content_encoding: str, limit: int) -> bytes:
+    """A whole body, decoded; ``DecodingError`` when corrupt or over ``limit``."""
+    return StreamDecoder(content_encoding, limit).decode(data)

@@ -65,4 +65,5 @@ class HostAllowList:
     def mitmproxy_patterns(self) -> list[str]:
         """Anchored `allow_hosts` patterns: mitmproxy matches `host:port` strings."""
         names = [re.escape(h) for h in sorted(self.exact)] + list(self.patterns)
-        return [rf"^{name}:\d+$" for name in names]
+        # A fully qualified name may end in a dot (``api.anthropic.com.``).
+        return [rf"^{name}\.?:\d+$" for name in names]

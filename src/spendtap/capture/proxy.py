@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 from mitmproxy import addons, options
 from mitmproxy.master import Master
 
+from spendtap.collector.trust import replace_file
 from spendtap.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class ProxyThread:
             self._master.shutdown() if self._master else None
         else:
             self.listen_port = addrs[0][1]
-            shutil.copyfile(self.confdir / MITMPROXY_CA_FILE, self.ca_cert)
+            replace_file(self.ca_cert, (self.confdir / MITMPROXY_CA_FILE).read_text())
         self._started.set()
 
     def _translate(self, exc: BaseException) -> BaseException:

@@ -18,11 +18,14 @@ from spendtap.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+#: The one loopback name trusted without resolving it; it is rewritten to 127.0.0.1 so
+#: no lookup can turn it into another address. Other names (``localhost.``,
+#: ``ip6-localhost``) may go to DNS, so the guard refuses them.
+LOOPBACK_NAME = "localhost"
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") in LOOPBACK_NAMES:
+    if host.lower() == LOOPBACK_NAME:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -75,6 +78,8 @@ class UpstreamRouter:
         target = self.upstreams.routes.get(host.lower())
         if target is not None:
             data.server.address = target
+        elif host.lower() == LOOPBACK_NAME:
+            data.server.address = ("127.0.0.1", port)
         elif not is_loopback(host):
             self.refused += 1
             data.server.error = (

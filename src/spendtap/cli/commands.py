@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -43,10 +44,16 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def _collector_config(
     args: argparse.Namespace, listen: str, target: EngineTarget
 ) -> CollectorConfig:
-    from spendtap.capture.routing import UpstreamMap
+    from spendtap.capture.routing import UpstreamMap, is_loopback
     from spendtap.collector.service import CollectorConfig
 
     host, port = parse_listen(listen)
+    if not is_loopback(host) and not args.allow_remote_clients:
+        raise ConfigError(
+            f"--listen {listen} would let other machines use this proxy, which "
+            "decrypts AI traffic and relays everything else with no login; listen on "
+            "127.0.0.1, or pass --allow-remote-clients if that is really intended"
+        )
     if args.upstream_ca is not None and not args.upstream_ca.is_file():
         raise ConfigError(
             f"--upstream-ca {args.upstream_ca} does not exist or is not a file"
@@ -82,6 +89,7 @@ def client_environment(collector: Collector) -> dict[str, str]:
         "NODE_EXTRA_CA_CERTS": str(collector.ca_cert),
         "SSL_CERT_FILE": str(bundle),
         "REQUESTS_CA_BUNDLE": str(bundle),
+        "CURL_CA_BUNDLE": str(bundle),
         "CODEX_CA_CERTIFICATE": str(collector.ca_cert),
     }
 
@@ -144,15 +152,19 @@ def up(args: argparse.Namespace) -> int:
     from spendtap.engine.server import EngineServer
 
     data_dir = _data_dir(args)
-    host, port = parse_listen(args.engine_listen)
+    host, port = parse_listen(args.engine_listen, "--engine-listen")
+    # Check every collector option before anything starts.
+    config = _collector_config(args, args.listen, EngineTarget(None))
     engine = EngineServer(default_db_url(data_dir), host, port)
     engine.start_in_thread()
-    collector = Collector(
-        _collector_config(args, args.listen, EngineTarget(engine.url))
-    )
-    collector.start()
     try:
-        print(f"engine:    {engine.url}  (API docs at {engine.url}/docs)")
+        collector = Collector(dataclasses.replace(config, engine_url=engine.url))
+        collector.start()
+    except BaseException:
+        engine.stop()
+        raise
+    try:
+        print(f"engine:    {engine.url}  (dashboard at {engine.url}/)")
         print(f"collector: {collector.proxy_url}")
         if collector.metrics is not None:
             print(f"metrics:   {collector.metrics.url}")

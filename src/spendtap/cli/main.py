@@ -30,6 +30,11 @@ COMMAND_MODULES = (
 
 def _add_collector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--allow-remote-clients",
+        action="store_true",
+        help="let --listen be a non-loopback address (other machines could use the proxy)",
+    )
+    p.add_argument(
         "--upstream",
         action="append",
         default=[],

@@ -41,7 +41,7 @@ class SpoolBarrier:
 
     async def response(self, flow: http.HTTPFlow) -> None:
         receipt = self.pipeline.take_receipt(flow.id)
-        if receipt is None:
+        if receipt is None or not self.pipeline.alive:
             return
         waiting = asyncio.wrap_future(receipt)
         done, _ = await asyncio.wait([waiting], timeout=self.timeout)

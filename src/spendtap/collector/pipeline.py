@@ -124,6 +124,11 @@ class Pipeline:
             fault.reason,
         )
 
+    @property
+    def alive(self) -> bool:
+        """False once the worker thread has ended (stopped, or died)."""
+        return self._thread.is_alive()
+
     def take_receipt(self, flow_id: str) -> Receipt | None:
         """The receipt of a submitted call (once; None if there is none)."""
         return self._receipts.pop(flow_id, None)
@@ -141,9 +146,18 @@ class Pipeline:
         stopping = False
         while not stopping:
             items, stopping = self._next_group()
-            if items:
-                self._process_group(items)
-            self._write_drop_records()
+            try:
+                if items:
+                    self._process_group(items)
+                self._write_drop_records()
+            except Exception:  # boundary: the worker must outlive any one group
+                unsettled: list[Receipt | None] = [
+                    i.receipt
+                    for i in items
+                    if i.receipt is None or not i.receipt.done()
+                ]
+                self._drop(DropReason.INTERNAL_ERROR, unsettled)
+                log.exception("collector.group.dropped calls=%d", len(unsettled))
 
     def _next_group(self) -> tuple[list[_Item], bool]:
         """Up to GROUP_LIMIT queued calls (waiting a tick for the first); and stop?"""

@@ -539,12 +539,13 @@ def _row(event: Mapping[str, Any], now: float) -> tuple[str, float, int, str]:
             allow_nan=False,
             default=_json_default,
         )
-    except (TypeError, ValueError) as exc:
+        size = len(body.encode())
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InputError(
             f"cannot spool event {event_id}: it is not plain JSON ({exc}); "
             "build events with UsageEvent.to_json()"
         ) from exc
-    return event_id, now, len(body.encode()), body
+    return event_id, now, size, body
 
 
 def _json_default(value: object) -> object:

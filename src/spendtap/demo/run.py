@@ -65,11 +65,13 @@ def run_demo(data_dir: Path | None, *, with_claude: bool = True) -> int:
     print(f"{report['totals']['calls']} calls captured of {expected} made.")
     db_url = f"sqlite:///{root / 'engine.sqlite3'}"
     print(
-        f"The engine ran at {engine_url} (API docs at /docs) and stopped with the demo."
+        f"The engine ran at {engine_url} (dashboard at /, API spec at /openapi.json)"
+        " and stopped with the demo."
     )
-    print(f"Browse these numbers again: spendtap serve --db {db_url}")
+    print(f"Browse these numbers again: .venv/bin/spendtap serve --db {db_url}")
     print(
-        "then open http://127.0.0.1:8878/docs, or run `spendtap report --by agent,user`."
+        "then open the dashboard at http://127.0.0.1:8878/, or run "
+        "`.venv/bin/spendtap report --by agent,user`."
     )
     return 0 if report["totals"]["calls"] == expected else 1
 

@@ -10,8 +10,10 @@
 An engine that listens only on loopback, with no token configured and no device or
 API token in its database, runs open: the single-laptop default. Anything else is
 guarded, and a request without a valid token gets a 401 and nothing more (the same
-for an unknown path). Two requests pass unchecked: ``GET /healthz`` (liveness, no
-data) and ``POST /v1/devices/enroll`` (the enrollment code is the credential).
+for an unknown path). Three requests pass unchecked: ``GET /healthz`` (liveness, no
+data), ``GET /`` (the dashboard page, which holds no data: it asks for a token and
+sends it with its API calls) and ``POST /v1/devices/enroll`` (the enrollment code is
+the credential).
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ log = logging.getLogger(__name__)
 
 #: (method, path) pairs that are never checked.
 UNCHECKED = frozenset(
-    {("GET", "/healthz"), ("HEAD", "/healthz"), ("POST", "/v1/devices/enroll")}
+    {
+        ("GET", "/healthz"),
+        ("HEAD", "/healthz"),
+        ("GET", "/"),
+        ("POST", "/v1/devices/enroll"),
+    }
 )
 _FIX = "send the header Authorization: Bearer <a device or API token of this engine>"
 

@@ -10,6 +10,7 @@
     /v1/devices/...               enrollment (see devices_api.py)
     GET  /metrics                 Prometheus metrics
     GET  /healthz                 liveness
+    GET  /                        the dashboard page
 
 Run it with :class:`spendtap.engine.server.EngineServer`, or with any ASGI server::
 
@@ -38,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from spendtap import __version__
 from spendtap.engine import (
+    dashboard,
     devices_api,
     drops_api,
     feed_api,
@@ -121,6 +123,10 @@ def create_app(
         version=__version__,
         description="Ingests usage events and reports their cost and tokens.",
         lifespan=_lifespan(state),
+        # Swagger UI and ReDoc load scripts from public CDNs; the engine serves its
+        # own dashboard at / and the spec at /openapi.json instead.
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(check_query)],
     )
     app.state.spendtap = state
@@ -128,6 +134,7 @@ def create_app(
     install_error_handlers(app)
     for module in (ingest_api, report_api, query_api, feed_api, drops_api, devices_api):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
     app.add_api_route(
         "/healthz", healthz, methods=["GET"], summary="Liveness", tags=["ops"]
     )

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, select
 
+from spendtap.engine.dialect import member_of
 from spendtap.engine.tables import event_index
 
 FINGERPRINT_WINDOW_MS = 2000
 #: Fields a later duplicate may fill on the stored event when they are null there.
 FILLABLE: tuple[str, ...] = ("session_id", "branch", "agent_cost_nanos")
-_LOOKUP_CHUNK = 500
 #: Ranks given to calls whose seq is not known yet: after every stored one.
 _UNRANKED = 2**62
 
@@ -168,10 +168,8 @@ def known_candidates(conn: Connection, calls: Sequence[CallKeys]) -> list[Candid
         (event_index.c.request_id, requests),
         (event_index.c.fingerprint, prints),
     ):
-        for start in range(0, len(values), _LOOKUP_CHUNK):
-            stmt = select(event_index).where(
-                column.in_(values[start : start + _LOOKUP_CHUNK])
-            )
+        for condition in member_of(conn, column, values):
+            stmt = select(event_index).where(condition)
             if column is event_index.c.fingerprint:
                 stmt = stmt.where(_near(calls))
             for row in conn.execute(stmt).mappings():

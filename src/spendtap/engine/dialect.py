@@ -1,7 +1,7 @@
 """The dialect-specific SQL in one place: bulk inserts and add-to-rollup upserts.
 
-PostgreSQL gets ``COPY`` for raw rows and one ``INSERT ... SELECT FROM unnest(...)
-ON CONFLICT DO UPDATE`` per rollup table; SQLite gets ``executemany`` of the same
+PostgreSQL gets ``COPY`` for raw rows and ``INSERT ... SELECT FROM unnest(...) ON
+CONFLICT DO UPDATE`` for rollup corrections; SQLite gets ``executemany`` of the same
 statements. Rows are tuples in column order; nothing else in the engine depends on
 the dialect (apart from partitions and the ingest lock).
 """
@@ -10,16 +10,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, Text, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from spendtap.engine.rollup import MEASURES, NULLABLE_MEASURES
+from spendtap.engine.rollup import MEASURES
+from spendtap.engine.rollup_sql import add_sql
 
 RowTuple = tuple[object, ...]
+#: Most values in one SQLite ``IN (...)`` (PostgreSQL takes one array instead).
+IN_CHUNK = 500
 
 
 def quote(name: str) -> str:
     """A column or table name quoted for both dialects (``user`` is reserved)."""
     return f'"{name}"'
+
+
+def member_of(
+    conn: Connection, column: ColumnElement[str], values: Sequence[str]
+) -> list[ColumnElement[bool]]:
+    """Conditions ``column IN values``, one per query to run: a single ``= ANY``
+    over an array on PostgreSQL (one plan, one parameter), chunks on SQLite."""
+    if not values:
+        return []
+    if conn.dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=ARRAY(Text))
+        return [column == any_(array)]
+    return [
+        column.in_(values[start : start + IN_CHUNK])
+        for start in range(0, len(values), IN_CHUNK)
+    ]
 
 
 def bulk_insert(
@@ -55,7 +75,7 @@ def add_to_rollup(
         return
     columns = [*key_columns, *MEASURES]
     names = ", ".join(quote(c) for c in columns)
-    update = ", ".join(f"{quote(m)} = {_sum(table, m)}" for m in MEASURES)
+    update = ", ".join(f"{quote(m)} = {add_sql(table, m)}" for m in MEASURES)
     keys = ", ".join(quote(c) for c in key_columns)
     conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {update}"
     if conn.dialect.name == "postgresql":
@@ -73,11 +93,3 @@ def add_to_rollup(
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) {conflict}"
     conn.exec_driver_sql(sql, list(rows))
-
-
-def _sum(table: str, measure: str) -> str:
-    """``current + incoming`` where NULL means unknown: NULL only if both are."""
-    current, incoming = f"{quote(table)}.{quote(measure)}", f"excluded.{quote(measure)}"
-    if measure not in NULLABLE_MEASURES:
-        return f"{current} + {incoming}"
-    return f"COALESCE({current} + {incoming}, {current}, {incoming})"

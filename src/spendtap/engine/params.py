@@ -128,6 +128,11 @@ def minute_window(
     return start_s, end_s
 
 
+def widen(start: int, end: int, seconds: int) -> tuple[int, int]:
+    """``[start, end)`` widened to whole buckets of ``seconds`` (UTC)."""
+    return start // seconds * seconds, -(-end // seconds) * seconds
+
+
 Filters = tuple[tuple[Dimension, str | None], ...]
 _FILTER = "only calls with this {}; an empty value selects calls without one"
 

@@ -4,8 +4,9 @@ A window ``[since, until)`` (minute-aligned) is cut into pieces each rollup grai
 answer exactly: whole days from the daily table, the hours at either end from the
 hourly one, the minutes left over from the minute one. The pieces are read with one
 ``UNION ALL`` (one snapshot) and summed per bucket and dimension values. Queries read
-the smallest cube with every dimension they group or filter by (rollup.CUBES), so a
-30-day report touches a few thousand rows however many events there are.
+the smallest cube with every dimension they group or filter by, and with the grains
+their window needs (rollup.CUBES), so a 30-day report by user reads a row per user
+and day, however many calls there were.
 
 Buckets are UTC. A missing dimension value is returned as None.
 """
@@ -113,8 +114,19 @@ def grains_for(bucket: Bucket) -> tuple[Grain, ...]:
     return tuple(g for g in GRAINS if g.seconds <= bucket.grain.seconds)
 
 
-def cube_for(dims: Sequence[Dimension]) -> Cube:
-    return next(cube for cube in CUBES if cube.covers(dims))
+def choose_tables(query: SpendQuery) -> tuple[Cube, list[Piece]]:
+    """The smallest cube with the query's dimensions whose grains cover its window,
+    and the pieces to read from it (the full cube has every grain)."""
+    wanted = [*query.by, *(d for d, _ in query.filters)]
+    for cube in CUBES:
+        if not cube.covers(wanted):
+            continue
+        grains = [g for g in grains_for(query.bucket) if g in cube.grains]
+        try:
+            return cube, plan(query.since, query.until, grains)
+        except ValueError:
+            continue
+    raise ValueError(f"no rollup covers [{query.since}, {query.until}) in minutes")
 
 
 def run_spend(
@@ -126,7 +138,8 @@ def run_spend(
 ) -> list[SpendRow]:
     """Rows ordered by bucket then dimension values; at most ``limit``, after
     ``after`` (the key of the last row of the previous page)."""
-    inner = [_piece_select(query, piece, after) for piece in _pieces(query)]
+    cube, pieces = choose_tables(query)
+    inner = [_piece_select(query, cube, piece, after) for piece in pieces]
     if not inner:
         return []
     union = union_all(*inner).subquery()
@@ -150,19 +163,14 @@ def row_key(query: SpendQuery, row: SpendRow) -> RowKey:
     return (row.bucket_start, *values)
 
 
-def _pieces(query: SpendQuery) -> list[Piece]:
-    return plan(query.since, query.until, grains_for(query.bucket))
-
-
 def _key_names(query: SpendQuery) -> list[str]:
     names = [d.value for d in query.by]
     return names if query.bucket is Bucket.NONE else ["bucket_start", *names]
 
 
 def _piece_select(
-    query: SpendQuery, piece: Piece, after: RowKey | None
+    query: SpendQuery, cube: Cube, piece: Piece, after: RowKey | None
 ) -> Select[*tuple[Any, ...]]:
-    cube = cube_for([*query.by, *(d for d, _ in query.filters)])
     table = rollups[cube.table_name(piece.grain)]
     time = table.c[piece.grain.column]
     columns: list[ColumnElement[object]] = []

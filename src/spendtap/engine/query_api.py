@@ -25,6 +25,7 @@ from spendtap.engine.params import (
     minute_window,
     query_id,
     time_param,
+    widen,
 )
 from spendtap.engine.query import Bucket, SpendQuery, SpendRow, row_key, run_spend
 from spendtap.engine.report import ALLOWED_BY, BY_PATTERN
@@ -38,6 +39,7 @@ router = APIRouter(tags=["query"], dependencies=[Depends(needs_read)])
 MAX_BUCKETS = 50_000
 MAX_PAGE = 10_000
 DEFAULT_SPAN = timedelta(days=7)
+HOUR = 3600
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "the error shape"},
     403: {"model": ErrorOut, "description": "the error shape"},
@@ -124,13 +126,15 @@ def get_spend(
         str | None, Query(min_length=1, description="next_cursor of the last page")
     ] = None,
 ) -> ExactJSONResponse:
-    """Rows ordered by bucket then dimension values; the window is widened to whole
-    minutes. Sums come from the rollups, never from raw events."""
+    """Rows ordered by bucket then dimension values. The window is widened to whole
+    buckets (whole hours for bucket=none), so no bucket is cut off. Sums come from
+    the rollups, never from raw events."""
     group = dimensions(by, allow_none=True)
     start, end = minute_window(
         time_param("since", since), time_param("until", until), DEFAULT_SPAN
     )
     grain = bucket.grain
+    start, end = widen(start, end, HOUR if grain is None else grain.seconds)
     if grain is not None and (end - start) // grain.seconds > MAX_BUCKETS:
         raise invalid(
             "bucket",
@@ -181,11 +185,11 @@ def get_movers(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> ExactJSONResponse:
     """Groups whose cost changed most between ``[until - 2 window, until - window)``
-    and ``[until - window, until)``, by absolute change."""
+    and ``[until - window, until)``, by absolute change; times in whole hours."""
     group = dimensions(by)
     span = duration_param("window", window)
     until_at = time_param("until", until)
-    start, end = minute_window(None, until_at, span)
+    start, end = widen(*minute_window(None, until_at, span), HOUR)
     previous = start - (end - start)
     movers = top_movers(state.db, group, (previous, start, end), only, limit)
     names = tuple(d.value for d in group)

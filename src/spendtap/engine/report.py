@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 from spendtap.engine.drops import dropped_in_window
 from spendtap.engine.money import nanos_to_usd
 from spendtap.engine.query import Bucket, SpendQuery, run_spend
-from spendtap.engine.rollup import DIMENSIONS, Dimension, Measures
+from spendtap.engine.rollup import (
+    DIMENSIONS,
+    MEASURES,
+    Dimension,
+    Measures,
+    merge_into,
+)
 
 #: The token sums a report shows, in order (web searches stay in the rollup only).
 REPORTED_TOKENS: tuple[str, ...] = (
@@ -60,11 +66,12 @@ class Report:
     def names(self) -> tuple[str, ...]:
         return tuple(d.value for d in self.by)
 
-    def to_json(self) -> dict[str, object]:
-        """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals."""
+    def to_json(self, limit: int | None = None) -> dict[str, object]:
+        """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals; with
+        ``limit``, only the first rows (the totals still cover them all)."""
         rows = [
             dict(zip(self.names, row.values, strict=True)) | measures_json(row.measures)
-            for row in self.rows
+            for row in self.rows[:limit]
         ]
         totals = measures_json(self.totals) | {"dropped_events": self.dropped_events}
         return {"rows": rows, "totals": totals}
@@ -107,9 +114,10 @@ def run_report(engine: Engine, query: ReportQuery) -> Report:
     spend = SpendQuery(by=query.by, bucket=Bucket.NONE, since=since, until=until)
     rows = [ReportRow(r.values, r.measures) for r in run_spend(engine, spend)]
     rows.sort(key=_biggest_first)
-    totals = Measures()
+    total = list(Measures().as_values())
     for row in rows:
-        totals = totals.plus(row.measures)
+        merge_into(total, row.measures.as_values())
+    totals = Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
     dropped = dropped_in_window(engine, since, until)
     return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
 

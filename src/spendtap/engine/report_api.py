@@ -63,6 +63,10 @@ def get_report(
     ] = "model",
     since: Annotated[str | None, TimeQuery("RFC 3339 start")] = None,
     until: Annotated[str | None, TimeQuery("RFC 3339 end (exclusive)")] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=100_000, description="only the first rows (totals stay whole)"),
+    ] = None,
 ) -> ExactJSONResponse:
     """Rows sorted by cost, then calls, biggest first; costs exact to the nano-USD.
 
@@ -80,4 +84,4 @@ def get_report(
             f"since {since} is not before until {until}",
             "give a since earlier than until",
         )
-    return ExactJSONResponse(run_report(state.db, query).to_json())
+    return ExactJSONResponse(run_report(state.db, query).to_json(limit))

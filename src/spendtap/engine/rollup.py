@@ -1,10 +1,17 @@
 """Rollup arithmetic: which buckets an event falls in and the sums kept per bucket.
 
 A rollup table holds, per time bucket (grain: minute, hour or day, UTC) and values of
-a cube's dimensions, the sums of the measures. Two cubes are kept at each grain: the
-full cube (all six dimensions) and a core cube (model, provider, agent) that stays
-small however many users and tickets there are; queries read the smallest that has
-the dimensions they need.
+a cube's dimensions, the sums of the measures. Four cubes are kept:
+
+    core    model, provider, agent          minute, hour, day   (small whatever the
+                                                                  head count)
+    people  user, agent                     hour, day
+    work    repo, ticket                    hour, day
+    full    all six dimensions              minute, hour, day
+
+A query reads the smallest cube that has the dimensions it needs and the grains its
+window needs, so a 30-day report by user reads users x 30 daily rows, not one row
+per call.
 
 Sums are null-aware: a token total over calls that all reported null stays null (the
 wire never said), while one known count makes the total a number. Cost follows the
@@ -68,26 +75,29 @@ class Cube:
 
     name: str
     dims: tuple[Dimension, ...]
+    grains: tuple[Grain, ...] = GRAINS
 
     def table_name(self, grain: Grain) -> str:
-        return _TABLE_NAMES[(self.name, grain)]
+        if grain not in self.grains:
+            raise ValueError(f"the {self.name} cube has no {grain.value} table")
+        if self.name == "full":  # the first engine's names, kept
+            return {"minute": "rollup_minute", "hour": "rollup_hourly"}.get(
+                grain.value, "rollup_daily"
+            )
+        suffix = {"minute": "minute", "hour": "hourly", "day": "daily"}[grain.value]
+        return f"rollup_{self.name}_{suffix}"
 
     def covers(self, wanted: Iterable[Dimension]) -> bool:
         return set(wanted) <= set(self.dims)
 
 
+_COARSE = (Grain.DAY, Grain.HOUR)
 CORE = Cube("core", (Dimension.MODEL, Dimension.PROVIDER, Dimension.AGENT))
+PEOPLE = Cube("people", (Dimension.USER, Dimension.AGENT), _COARSE)
+WORK = Cube("work", (Dimension.REPO, Dimension.TICKET), _COARSE)
 FULL = Cube("full", DIMENSIONS)
-#: Smallest first: a query reads the first cube that covers its dimensions.
-CUBES: tuple[Cube, ...] = (CORE, FULL)
-_TABLE_NAMES = {
-    ("full", Grain.MINUTE): "rollup_minute",
-    ("full", Grain.HOUR): "rollup_hourly",
-    ("full", Grain.DAY): "rollup_daily",
-    ("core", Grain.MINUTE): "rollup_core_minute",
-    ("core", Grain.HOUR): "rollup_core_hourly",
-    ("core", Grain.DAY): "rollup_core_daily",
-}
+#: Smallest first: a query reads the first cube that covers what it needs.
+CUBES: tuple[Cube, ...] = (CORE, PEOPLE, WORK, FULL)
 
 
 def add_nullable(a: int | None, b: int | None) -> int | None:
@@ -149,11 +159,11 @@ _DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}
 
 
 class RollupDeltas:
-    """What a batch adds to each rollup table, built up event by event.
+    """Corrections to add to the rollup tables, built up change by change.
 
-    Events go into the full cube by minute; the hour and day buckets and the smaller
-    cubes are derived from those sums, so the per-event work is one dictionary
-    update whatever the number of tables.
+    Ingest adds new events to the rollups in SQL (rollup_sql.py); this is for the
+    rest, such as an agent cost filled in on an event stored earlier. Changes go into
+    the full cube by minute; the other buckets and cubes are derived from those.
     """
 
     def __init__(self) -> None:
@@ -179,7 +189,7 @@ class RollupDeltas:
         out: list[tuple[str, list[RollupRow]]] = []
         for cube in CUBES:
             indexes = [1 + _DIM_INDEX[d] for d in cube.dims]
-            for grain in GRAINS:
+            for grain in cube.grains:
                 rows = _regroup(self._minutes, grain.seconds, indexes)
                 out.append((cube.table_name(grain), rows))
         return out

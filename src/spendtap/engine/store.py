@@ -7,9 +7,9 @@ One transaction per batch, holding the ingest lock (database.lock_for_ingest):
 2. a new event that is the same call as a known one from another capture source
    (dedup.py) is linked to it in ``event_links`` and may fill its null context
    fields; it is not stored as a second call;
-3. the rest get the next sequence numbers, go into the ledger and ``events`` in
-   bulk, and their sums are added to every rollup table (upserts that add, so
-   concurrent replicas keep them exact).
+3. the rest get the next sequence numbers and go into the ledger and ``events`` in
+   bulk; then every rollup table gets their sums added, grouped in SQL over that
+   seq range (rollup_sql.py; upserts that add, so replicas keep them exact).
 
 If anything fails, nothing of the batch is stored; deadlocks and a partition dropped
 under our feet are retried.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import operator
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,19 +38,18 @@ from spendtap.engine.dedup import (
     known_candidates,
 )
 from spendtap.engine.dedup import fingerprint as call_fingerprint
-from spendtap.engine.dialect import add_to_rollup, bulk_insert
+from spendtap.engine.dialect import add_to_rollup, bulk_insert, member_of
 from spendtap.engine.money import usd_to_nanos
 from spendtap.engine.partitions import Month, PartitionCache
 from spendtap.engine.rollup import (
     CUBES,
     DIMENSIONS,
-    GRAINS,
     MEASURES,
     NO_VALUE,
-    MeasureValues,
     RollupDeltas,
     add_nullable,
 )
+from spendtap.engine.rollup_sql import add_events
 from spendtap.engine.tables import (
     EVENT_COLUMNS,
     EVENT_SEQ,
@@ -58,7 +58,7 @@ from spendtap.engine.tables import (
     events,
 )
 from spendtap.engine.timestamps import format_rfc3339, rfc3339_to_ms
-from spendtap.event import UsageEvent
+from spendtap.event import EVENT_FIELDS, UsageEvent
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,6 @@ CLOCK_SKEW_LIMIT_S = 300
 _MAX_SKEW_S = 2**31 - 1
 _ATTEMPTS = 3
 _RETRY_SQLSTATES = frozenset({"40P01", "40001", "23514"})
-_LOOKUP_CHUNK = 500
 _LINK_COLUMNS = (
     "event_id",
     "duplicate_of",
@@ -77,7 +76,29 @@ _LINK_COLUMNS = (
     "filled",
     "linked_at",
 )
-_COLUMN_INDEX = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+#: The event fields stored as they are (the costs become nano-USD columns).
+_PLAIN_FIELDS = tuple(
+    f for f in EVENT_FIELDS if f not in ("cost_usd", "agent_cost_usd")
+)
+#: The order ingest writes ``events`` columns in (every column, once).
+INSERT_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "started_ms",
+    *_PLAIN_FIELDS,
+    "cost_nanos",
+    "agent_cost_nanos",
+    "received_at",
+    "clock_skew_s",
+    "shipped_by",
+)
+assert sorted(INSERT_COLUMNS) == sorted(EVENT_COLUMNS)
+_COLUMN_INDEX = {name: i for i, name in enumerate(INSERT_COLUMNS)}
+_read_plain = operator.attrgetter(*_PLAIN_FIELDS)
+_ENUM_AT = tuple(
+    2 + i
+    for i, name in enumerate(_PLAIN_FIELDS)
+    if name in ("capture_source", "status", "usage_source", "cost_status", "auth_kind")
+)
 _AGENT_COST = MEASURES.index("agent_cost_nanos")
 _partition_caches: weakref.WeakKeyDictionary[Engine, PartitionCache] = (
     weakref.WeakKeyDictionary()
@@ -103,9 +124,8 @@ class _Prepared:
     """One event made ready for storage (computed once, outside the lock)."""
 
     row: tuple[object, ...]
+    """The ``events`` row in INSERT_COLUMNS order, seq still None."""
     keys: CallKeys
-    dims: tuple[str, ...]
-    values: MeasureValues
 
     @property
     def event_id(self) -> str:
@@ -180,19 +200,20 @@ def _prepare(
     started_ms = rfc3339_to_ms(event.started_at)
     cost = None if event.cost_usd is None else usd_to_nanos(event.cost_usd)
     agent = None if event.agent_cost_usd is None else usd_to_nanos(event.agent_cost_usd)
-    extra: dict[str, object] = {
-        "seq": None,
-        "started_ms": started_ms,
-        "cost_nanos": cost,
-        "agent_cost_nanos": agent,
-        "received_at": received,
-        "clock_skew_s": skew,
-        "shipped_by": shipped_by,
-    }
-    row = tuple(
-        extra[name] if name in extra else _plain(getattr(event, name))
-        for name in EVENT_COLUMNS
-    )
+    row = [
+        None,
+        started_ms,
+        *_read_plain(event),
+        cost,
+        agent,
+        received,
+        skew,
+        shipped_by,
+    ]
+    for index in _ENUM_AT:
+        value = row[index]
+        if isinstance(value, enum.Enum):
+            row[index] = value.value
     cache_write = add_nullable(event.cache_write_5m_tokens, event.cache_write_1h_tokens)
     keys = CallKeys(
         event_id=event.event_id,
@@ -209,25 +230,7 @@ def _prepare(
         ),
         started_ms=started_ms,
     )
-    dims = tuple(getattr(event, d.value) or NO_VALUE for d in DIMENSIONS)
-    values = (
-        1,
-        event.input_tokens,
-        event.cache_read_tokens,
-        event.cache_write_5m_tokens,
-        event.cache_write_1h_tokens,
-        event.output_tokens,
-        event.reasoning_tokens,
-        event.web_search_requests,
-        cost,
-        agent,
-        1 if cost is None else 0,
-    )
-    return _Prepared(row=row, keys=keys, dims=dims, values=values)
-
-
-def _plain(value: object) -> object:
-    return value.value if isinstance(value, enum.Enum) else value
+    return _Prepared(row=tuple(row), keys=keys)
 
 
 def _store(conn: Connection, batch: list[_Prepared], received: str) -> tuple[int, int]:
@@ -247,9 +250,8 @@ def _store(conn: Connection, batch: list[_Prepared], received: str) -> tuple[int
         else:
             links.append((prepared, match))
     rows = {p.event_id: list(p.row) for p in stored}
-    values = {p.event_id: list(p.values) for p in stored}
-    deltas = RollupDeltas()
-    link_rows = _link(conn, links, rows, values, deltas, received)
+    corrections = RollupDeltas()
+    link_rows = _link(conn, links, rows, corrections, received)
     first = _take_seqs(conn, len(stored))
     seqs = {p.event_id: first + offset for offset, p in enumerate(stored)}
     for event_id, seq in seqs.items():
@@ -258,21 +260,19 @@ def _store(conn: Connection, batch: list[_Prepared], received: str) -> tuple[int
     ledger += [_ledger_row(p.keys, None, m.stored_id) for p, m in links]
     bulk_insert(conn, "event_index", INDEX_COLUMNS, ledger)
     bulk_insert(
-        conn, "events", EVENT_COLUMNS, [tuple(rows[p.event_id]) for p in stored]
+        conn, "events", INSERT_COLUMNS, [tuple(rows[p.event_id]) for p in stored]
     )
     bulk_insert(conn, "event_links", _LINK_COLUMNS, link_rows)
-    for prepared in stored:
-        started_s = prepared.keys.started_ms // 1000
-        deltas.add(started_s, prepared.dims, tuple(values[prepared.event_id]))
-    _add_rollups(conn, deltas)
+    if stored:
+        add_events(conn, first, first + len(stored) - 1)
+    _add_corrections(conn, corrections)
     return len(stored), len(links)
 
 
 def _known_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     known: set[str] = set()
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        stmt = select(event_index.c.event_id).where(event_index.c.event_id.in_(chunk))
+    for condition in member_of(conn, event_index.c.event_id, ids):
+        stmt = select(event_index.c.event_id).where(condition)
         known.update(conn.execute(stmt).scalars())
     return known
 
@@ -311,15 +311,14 @@ def _link(
     conn: Connection,
     links: list[tuple[_Prepared, Match]],
     rows: dict[str, list[object]],
-    values: dict[str, list[int | None]],
-    deltas: RollupDeltas,
+    corrections: RollupDeltas,
     linked_at: str,
 ) -> list[tuple[object, ...]]:
     """The event_links rows of ``links``, after filling the stored events' nulls.
 
-    A stored event of this batch is filled in ``rows`` before it is written; one
-    stored earlier is updated in place, and an agent cost it gains is added to its
-    rollup buckets.
+    A stored event of this batch is filled in ``rows`` before it is written (its
+    sums then go to the rollups with it); one stored earlier is updated in place,
+    and an agent cost it gains is added to its rollup buckets as a correction.
     """
     stored_before = _fill_targets(
         conn, {m.stored_id for _, m in links if m.stored_id not in rows}
@@ -328,10 +327,8 @@ def _link(
     for prepared, match in links:
         target = rows.get(match.stored_id) or stored_before.get(match.stored_id)
         filled = _fill(target, prepared.row) if target is not None else []
-        if filled and match.stored_id in values:
-            values[match.stored_id][_AGENT_COST] = _agent_cost(rows[match.stored_id])
-        elif filled and target is not None:
-            _update_stored(conn, target, filled, deltas)
+        if filled and target is not None and match.stored_id not in rows:
+            _update_stored(conn, target, filled, corrections)
         out.append(
             (
                 prepared.event_id,
@@ -367,7 +364,7 @@ def _agent_cost(row: list[object]) -> int | None:
 
 
 def _fill_targets(conn: Connection, ids: set[str]) -> dict[str, list[object]]:
-    """The stored rows (in EVENT_COLUMNS order) of the events ``ids``, if kept."""
+    """The stored rows (in INSERT_COLUMNS order) of the events ``ids``, if kept."""
     if not ids:
         return {}
     stmt = (
@@ -377,11 +374,11 @@ def _fill_targets(conn: Connection, ids: set[str]) -> dict[str, list[object]]:
             (event_index.c.seq == events.c.seq)
             & (event_index.c.started_ms == events.c.started_ms),
         )
-        .where(event_index.c.event_id.in_(sorted(ids)))
+        .where(event_index.c.event_id.in_(sorted(ids)))  # a few: the links
     )
     found: dict[str, list[object]] = {}
     for row in conn.execute(stmt).mappings():
-        found[row["event_id"]] = [row[name] for name in EVENT_COLUMNS]
+        found[row["event_id"]] = [row[name] for name in INSERT_COLUMNS]
     return found
 
 
@@ -410,10 +407,12 @@ def _update_stored(
         deltas.add(started_ms // 1000, dims, tuple(correction))
 
 
-def _add_rollups(conn: Connection, deltas: RollupDeltas) -> None:
-    tables = dict(deltas.tables())
+def _add_corrections(conn: Connection, corrections: RollupDeltas) -> None:
+    if not corrections:
+        return
+    tables = dict(corrections.tables())
     for cube in CUBES:
-        for grain in GRAINS:
+        for grain in cube.grains:
             name = cube.table_name(grain)
             keys = [grain.column, *(d.value for d in cube.dims)]
             add_to_rollup(conn, name, keys, tables[name])

@@ -35,7 +35,7 @@ from sqlalchemy import (
     Text,
 )
 
-from spendtap.engine.rollup import CUBES, GRAINS, MEASURES, NULLABLE_MEASURES
+from spendtap.engine.rollup import CUBES, MEASURES, NULLABLE_MEASURES
 
 metadata = MetaData()
 
@@ -179,7 +179,7 @@ rollups: dict[str, Table] = {
         cube.table_name(grain), grain.column, tuple(d.value for d in cube.dims)
     )
     for cube in CUBES
-    for grain in GRAINS
+    for grain in cube.grains
 }
 rollup_hourly = rollups["rollup_hourly"]
 

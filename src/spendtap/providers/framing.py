@@ -208,8 +208,15 @@ class JsonBodyReader:
 
     def finish(self, *, complete: bool) -> ParsedCall:
         body = None if self._over_limit else load_json_object(self._buffer)
+        # A JSON object that does not parse was cut short, even if the connection
+        # ended cleanly (a close-delimited body): case S04's kind, not a success.
+        cut = body is None and bytes(self._buffer[:1]).strip() in (b"{", b"")
+        cut = cut and bool(self._buffer)
         self._buffer = bytearray()
         if body is None:
+            if cut:
+                return self._unreadable(complete=False)
+            log.warning("providers.body.unreadable api=%s", self._template.api)
             return self._unreadable(complete)
         try:
             return self._read_json(self._template, body)

@@ -3,9 +3,8 @@
 - ``events`` gains ``started_ms`` (partition key), ``agent_cost_nanos``,
   ``clock_skew_s`` and ``shipped_by``; on PostgreSQL it becomes partitioned by
   month. Its event_id uniqueness moves to the ``event_index`` ledger.
-- Rollups are kept by minute, hour and day, for the full and the core cube; they
-  are rebuilt here from the events (the hourly sums of revision 0001 are exact
-  already, the others are new).
+- Rollups are kept for four cubes (core, people, work, full; see rollup.py) by
+  minute, hour and day; they are rebuilt here from the events.
 - New: ``event_links``, ``drops``, ``devices``, ``enrollment_codes``,
   ``api_tokens``, ``engine_counters``.
 
@@ -25,8 +24,8 @@ from alembic import op
 
 from spendtap.engine.dedup import fingerprint
 from spendtap.engine.partitions import Month, create_partitions
-from spendtap.engine.rebuild import rebuild_rollups
 from spendtap.engine.rollup import add_nullable
+from spendtap.engine.rollup_sql import rebuild_rollups
 from spendtap.engine.timestamps import rfc3339_to_ms
 
 revision = "0002"
@@ -106,6 +105,10 @@ _ROLLUPS = {
     "rollup_core_minute": ("minute_start", ("model", "provider", "agent")),
     "rollup_core_hourly": ("hour_start", ("model", "provider", "agent")),
     "rollup_core_daily": ("day_start", ("model", "provider", "agent")),
+    "rollup_people_hourly": ("hour_start", ("user", "agent")),
+    "rollup_people_daily": ("day_start", ("user", "agent")),
+    "rollup_work_hourly": ("hour_start", ("repo", "ticket")),
+    "rollup_work_daily": ("day_start", ("repo", "ticket")),
 }
 
 
