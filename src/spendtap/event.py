@@ -77,7 +77,15 @@ class Usage:
 
     @property
     def is_empty(self) -> bool:
-        return all(v is None for v in dataclasses.astuple(self))
+        return (
+            self.input_tokens is None
+            and self.cache_read_tokens is None
+            and self.cache_write_5m_tokens is None
+            and self.cache_write_1h_tokens is None
+            and self.output_tokens is None
+            and self.reasoning_tokens is None
+            and self.web_search_requests is None
+        )
 
 
 TOKEN_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Usage))

@@ -42,3 +42,10 @@ def test_mitmproxy_patterns_match_web_chat_hosts_only_whole() -> None:
 
     assert allowed("claude.ai:443") and allowed("chatgpt.com:443")
     assert not allowed("notclaude.ai:443") and not allowed("chatgpt.com.evil:443")
+
+
+def test_a_fully_qualified_name_with_a_trailing_dot_is_decrypted_too() -> None:
+    patterns = [re.compile(p) for p in HostAllowList().mitmproxy_patterns()]
+
+    assert any(p.search("api.anthropic.com.:443") for p in patterns)
+    assert not any(p.search("api.anthropic.com.evil.test:443") for p in patterns)

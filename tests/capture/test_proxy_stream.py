@@ -105,8 +105,12 @@ REQUEST = {
 }
 
 
-def fetch(client: httpx.Client, url: str, **kw: Any) -> tuple[bytes, list[float]]:
-    arrivals: list[float] = []
+def fetch(
+    client: httpx.Client, url: str, **kw: Any
+) -> tuple[bytes, list[tuple[float, int]]]:
+    """The raw body, and (arrival time, bytes so far) after each read; the first
+    entry is (request start, 0)."""
+    arrivals: list[tuple[float, int]] = [(time.monotonic(), 0)]
     body = b""
     headers = {
         "x-api-key": "sk-ant-test",
@@ -116,8 +120,8 @@ def fetch(client: httpx.Client, url: str, **kw: Any) -> tuple[bytes, list[float]
     with client.stream("POST", url, json=REQUEST, headers=headers, **kw) as response:
         assert response.status_code == 200
         for chunk in response.iter_raw():
-            arrivals.append(time.monotonic())
             body += chunk
+            arrivals.append((time.monotonic(), len(body)))
     return body, arrivals
 
 
@@ -143,7 +147,7 @@ def test_stream_bytes_identical_and_first_event_early(
         pki.leaf_cert, pki.leaf_key, script_for(wire, encoding)
     ) as up:
         with httpx.Client(verify=trusting(pki.ca_cert), timeout=10) as direct:
-            direct_body, _ = fetch(
+            direct_body, direct_arrivals = fetch(
                 direct,
                 f"https://127.0.0.1:{up.port}/v1/messages",
                 headers={"host": "api.anthropic.com"},
@@ -155,11 +159,22 @@ def test_stream_bytes_identical_and_first_event_early(
         ) as c:
             proxied_body, arrivals = fetch(c, "https://api.anthropic.com/v1/messages")
         finished = up.finished_at
+        sent_at = up.sent_at[-len(wire) :]  # the proxied request's pieces
 
     assert proxied_body == direct_body == b"".join(wire)
     assert finished is not None
     # The first event reached the client while the upstream still had >1 s to send.
-    assert finished - arrivals[0] > PIECE_DELAY_S * 4
+    assert finished - arrivals[1][0] > PIECE_DELAY_S * 4
+    # Case T01: every piece, not just the first, reached the client when it was sent.
+    sent_so_far = 0
+    for piece, sent in zip(wire, sent_at, strict=True):
+        sent_so_far += len(piece)
+        arrived = next(t for t, total in arrivals if total >= sent_so_far)
+        assert arrived - sent < 0.25, f"a piece was held {arrived - sent:.3f} s"
+    # Case T02: time to first bytes through the collector is the direct path's.
+    direct_first = direct_arrivals[1][0] - direct_arrivals[0][0]
+    proxied_first = arrivals[1][0] - arrivals[0][0]
+    assert proxied_first < direct_first + 0.1
 
     [event] = spooled(collector, 1)
     assert (

@@ -3,6 +3,10 @@ S03, S04)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from spendtap.event import Api, CallStatus, Usage, UsageSource
 from spendtap.providers.base import RequestInfo
 from spendtap.providers.registry import default_registry
@@ -62,11 +66,24 @@ def test_s03_stream_without_usage_chunk_has_absent_usage_not_zero() -> None:
     assert call.model == "o4-mini-2025-04-16"
 
 
-def test_s04_stream_cut_off_without_finish_or_done_is_truncated() -> None:
-    call = parse(load("openai_chat/s04_stream_cut_off"), complete=False)
+@pytest.mark.parametrize("complete", [False, True])
+def test_s04_stream_cut_off_without_finish_or_done_is_truncated(complete: bool) -> None:
+    # complete=True: the upstream closed the connection cleanly, as the collector sees
+    # a close-delimited body; the missing terminal event still makes it truncated.
+    call = parse(load("openai_chat/s04_stream_cut_off"), complete=complete)
 
     assert call.status is CallStatus.TRUNCATED
     assert call.usage_source is UsageSource.ABSENT
+    assert call.usage.is_empty
+
+
+def test_json_body_cut_at_a_clean_end_of_file_is_truncated() -> None:
+    exchange = load("openai_chat/c04_non_stream")
+    cut = dataclasses.replace(exchange, body=exchange.body[: len(exchange.body) // 2])
+
+    call = parse(cut, complete=True)
+
+    assert call.status is CallStatus.TRUNCATED
     assert call.usage.is_empty
 
 

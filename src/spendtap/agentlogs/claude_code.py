@@ -17,9 +17,13 @@ into another file (a resumed session) is counted in the first file read (oldest
 first). The call's ``started_at`` is the first of its lines' timestamps and
 ``ended_at`` the last.
 
-Lines are matched on bytes first: a line without ``"usage"`` is not a response
-and is not decoded. JSON is accepted however it is spaced, and timestamps with any
-fraction of a second, an offset or none.
+Lines are looked at as bytes first: user lines (prompts, tool results: most of the
+bytes) are recognised by their first keys and a line without ``"usage"`` is not a
+response; neither is decoded. A response line in Claude Code's own compact form is
+placed by byte searches (``probe``) and only the winning line of each response is
+decoded. Any other line (spaced JSON, another key order) is decoded whole, so JSON
+is read however it is spaced, and timestamps with any fraction of a second, an
+offset or none.
 """
 
 from __future__ import annotations
@@ -356,7 +360,8 @@ def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
     message's end, and ``"type":"assistant"``, ``"timestamp"`` and ``"requestId"``
     after it. A key can only match outside JSON strings (a quote inside a string
     is always escaped), and everything searched for after the usage comes after
-    the content blocks, so no text or tool input can be mistaken for it.
+    the content blocks, so no text or tool input can be mistaken for it. The
+    output count only ranks a response's lines: the winner is decoded in full.
     """
     if head < 0 or not line.startswith(_MESSAGE_ID_MARK, head):
         return None

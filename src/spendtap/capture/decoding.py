@@ -17,8 +17,8 @@ import zstandard
 #: The most decoded bytes a parser is given for one response.
 DEFAULT_LIMIT = 256 * 1024 * 1024
 #: zstd has no output cap per call: feed it slices small enough that one slice can
-#: only expand to a few MiB (a 128 KiB block per few input bytes at worst).
-ZSTD_SLICE = 256
+#: only expand to about 2 MiB (a 128 KiB block per four input bytes at worst).
+ZSTD_SLICE = 64
 
 
 class DecodingError(Exception):

@@ -71,6 +71,9 @@ def _collector_config(
         user=args.user,
         ticket_patterns=args.ticket_patterns,
         metrics_listen=parse_listen(metrics, "--metrics-listen") if metrics else None,
+        otlp_listen=(
+            parse_listen(args.otlp_listen, "--otlp-listen") if args.otlp_listen else None
+        ),
     )
 
 
