@@ -11,7 +11,13 @@ from spendtap.capture.routing import UpstreamMap
 from spendtap.collector.service import Collector, CollectorConfig
 from spendtap.simulator.certs import TestPKI, make_test_pki
 
-PROVIDER_HOSTS = ["api.anthropic.com", "api.openai.com", "localhost", "127.0.0.1"]
+PROVIDER_HOSTS = [
+    "api.anthropic.com",
+    "api.openai.com",
+    "bedrock-runtime.us-east-1.amazonaws.com",
+    "localhost",
+    "127.0.0.1",
+]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 

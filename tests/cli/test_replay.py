@@ -197,3 +197,30 @@ def test_replay_of_a_broken_har_names_the_problem(tmp_path: Path) -> None:
     done = replay(bad)
     assert done.returncode == 2
     assert "bad.har" in done.stderr and "entry 0" in done.stderr
+
+
+def test_s05_legacy_completion_without_usage_keeps_its_latency(tmp_path: Path) -> None:
+    body = {"completion": " Hi", "stop_reason": "stop_sequence", "model": "claude-instant-1.2"}
+    legacy = entry(
+        "https://api.anthropic.com/v1/complete",
+        {"model": "claude-instant-1.2", "prompt": "\n\nHuman: hi\n\nAssistant:"},
+        200,
+        json.dumps(body),
+        mime="application/json",
+    )
+    legacy["time"] = 987.0
+    har = tmp_path / "legacy.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "entries": [legacy]}}))
+
+    done = replay(har)
+
+    assert done.returncode == 0, done.stderr
+    [event] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (event["api"], event["status"], event["usage_source"]) == (
+        "complete",
+        "ok",
+        "absent",
+    )
+    assert event["duration_ms"] == 987
+    assert event["input_tokens"] is None and event["output_tokens"] is None
+    assert event["cost_usd"] is None and event["cost_status"] == "unpriced"
