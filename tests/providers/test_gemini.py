@@ -325,7 +325,7 @@ VERTEX = "/v1/projects/p/locations/us-central1/publishers/google/models"
         ("POST", API, "/v1beta/models/gemini-2.5-flash:countTokens?key=K", "gemini.count_tokens"),
         ("POST", API, "/v1beta/models/gemini-embedding-001:embedContent", "gemini.embeddings"),
         ("POST", API, "/v1beta/models/gemini-embedding-001:batchEmbedContents", "gemini.embeddings"),
-        ("POST", API, "/v1beta/openai/chat/completions", None),
+        ("POST", API, "/v1beta/openai/chat/completions", "gcp.gemini.chat_completions"),
         ("POST", API, "/v1beta/fileSearchStores", None),
         ("POST", API, "/upload/v1beta/files", None),
         ("GET", API, "/v1beta/models/gemini-2.5-flash", None),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
 from spendtap.event import Api, CallStatus, Usage, UsageSource
-from spendtap.providers.base import RequestInfo
+from spendtap.providers.base import RequestInfo, ResponseHead
 from spendtap.providers.openai_compatible import COMPATIBLE_HOSTS
 from spendtap.providers.openai_dialects import XAI, dialect_usage
 from spendtap.providers.registry import default_registry
@@ -224,6 +225,7 @@ def test_each_host_bills_under_its_own_provider_name() -> None:
 
     assert providers == {
         "openrouter.ai": "openrouter",
+        "generativelanguage.googleapis.com": "gcp.gemini",
         "api.mistral.ai": "mistral_ai",
         "api.groq.com": "groq",
         "api.deepseek.com": "deepseek",
@@ -323,3 +325,40 @@ def test_fireworks_responses_call() -> None:
         input_tokens=26, cache_read_tokens=64, output_tokens=30, reasoning_tokens=20
     )
     assert call.reported_cost_usd is None
+
+
+def test_gemini_openai_compatible_chat_keeps_reasoning_inside_output() -> None:
+    """Case R01's usage on Gemini's OpenAI-compatible endpoint (it once went unrecorded)."""
+    body = {
+        "id": "chatcmpl-g",
+        "object": "chat.completion",
+        "model": "gemini-2.5-flash",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "x"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1200,
+            "completion_tokens": 5500,
+            "completion_tokens_details": {"reasoning_tokens": 5000},
+        },
+    }
+    request = RequestInfo(
+        method="POST",
+        host="generativelanguage.googleapis.com",
+        path="/v1beta/openai/chat/completions",
+        body=b'{"model": "gemini-2.5-flash", "messages": []}',
+    )
+    route = default_registry().route(request)
+    assert route is not None and route.provider == "gcp.gemini"
+    reader = route.reader(
+        request, ResponseHead(200, {"content-type": "application/json"})
+    )
+    reader.feed(json.dumps(body).encode())
+    call = reader.finish(complete=True)
+
+    assert (call.usage.input_tokens, call.usage.output_tokens) == (1200, 5500)
+    assert call.usage.reasoning_tokens == 5000

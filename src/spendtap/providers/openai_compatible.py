@@ -53,6 +53,14 @@ COMPATIBLE_HOSTS: tuple[CompatibleHost, ...] = (
         embeddings=("/api/v1/embeddings",),
     ),
     CompatibleHost(
+        # Gemini's OpenAI-compatible endpoint: OpenAI usage shape, billed as Gemini.
+        "generativelanguage.googleapis.com",
+        "gcp.gemini",
+        OPENAI,
+        chat=("/v1beta/openai/chat/completions",),
+        embeddings=("/v1beta/openai/embeddings",),
+    ),
+    CompatibleHost(
         "api.mistral.ai",
         "mistral_ai",
         OPENAI,
