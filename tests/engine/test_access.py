@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from spendtap.cli.commands import _engine_config
-from spendtap.cli.main import build_parser
+from spendtap.cli.main import build_parser, main
 from spendtap.engine import credentials
 from spendtap.engine.access import AccessPolicy, ApiToken
 from spendtap.engine.app import create_app
@@ -288,3 +288,18 @@ def test_serve_flags_build_the_engine_config() -> None:
     assert config.access.enrollment is True
     assert config.retain_events == timedelta(days=90)
     assert config.migrate is False
+
+
+def test_db_create_token_prints_a_working_viewer_token(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "create-token", "grafana", "viewer", "--db", db_url]) == 0
+    token = capsys.readouterr().out.strip()
+
+    with TestClient(create_app(db_url, config=GUARDED)) as app_client:
+        report = app_client.get("/v1/report", headers=bearer(token))
+        devices = app_client.get("/v1/devices", headers=bearer(token))
+
+    assert token.startswith("sta1.tok_")
+    assert report.status_code == 200
+    assert devices.status_code == 403

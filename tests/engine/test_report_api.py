@@ -310,3 +310,22 @@ def test_unknown_dimension_error_names_the_allowed_values(client: TestClient) ->
     message = response.json()["error"]["message"]
     assert "'team'" in message
     assert "model, provider, agent, user, repo, ticket" in message
+
+
+def test_limit_keeps_the_biggest_rows_and_whole_totals(
+    client: TestClient, make_event: EventFactory
+) -> None:
+    send(
+        client,
+        [
+            make_event(model="small", cost_usd=0.1),
+            make_event(model="big", cost_usd=0.5),
+            make_event(model="mid", cost_usd=0.3),
+        ],
+    )
+
+    body = exact(client.get("/v1/report", params={"by": "model", "limit": 2}).text)
+
+    assert [r["model"] for r in body["rows"]] == ["big", "mid"]
+    assert body["totals"]["calls"] == 3
+    assert body["totals"]["cost_usd"] == Decimal("0.9")

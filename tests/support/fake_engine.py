@@ -117,7 +117,7 @@ class FakeEngine:
             return [d for p in self.drop_posts if p.status == 200 for d in p.events]
 
     def issue(self, note: str | None = None) -> str:
-        code = secrets.token_urlsafe(8)
+        code = secrets.token_hex(6)  # never starts with "-", like real codes
         self.codes[code] = {"note": note}
         return code
 
