@@ -23,7 +23,6 @@ messages and hands each to a wire format's ``MessageParser``, and, like the read
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import struct
@@ -32,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from spendtap.event import CallStatus
 from spendtap.providers.base import ParsedCall
+from spendtap.providers.guarded import GuardedReader
 
 #: AWS caps one message at 16 MiB and its headers at 128 KiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -208,7 +207,7 @@ class MessageParser(Protocol):
     def result(self, *, complete: bool) -> ParsedCall: ...
 
 
-class EventStreamMessageReader:
+class EventStreamMessageReader(GuardedReader[MessageParser]):
     """Decodes event-stream messages as they arrive and hands each to the parser."""
 
     def __init__(
@@ -217,36 +216,16 @@ class EventStreamMessageReader:
         parser: MessageParser,
         max_message: int = MAX_MESSAGE_BYTES,
     ) -> None:
-        self._template = template
-        self._parser = parser
+        super().__init__(template, parser)
         self._decoder = EventStreamDecoder(max_message)
-        self._failed = False
         self._framing_logged = False
 
-    @property
-    def content_started(self) -> bool:
-        return self._parser.content_started
-
-    def feed(self, data: bytes) -> None:
-        if self._failed:
-            return
+    def _consume(self, data: bytes) -> None:
         try:
             for message in self._decoder.feed(data):
                 self._parser.on_message(message)
-        except (
-            Exception
-        ) as exc:  # boundary: a parser fault costs the usage, not the call
-            self._fail(exc)
-        self._log_framing_failure()
-
-    def finish(self, *, complete: bool) -> ParsedCall:
-        if not self._failed:
-            try:
-                return self._parser.result(complete=complete)
-            except Exception as exc:  # boundary, as in feed
-                self._fail(exc)
-        status = CallStatus.OK if complete else CallStatus.TRUNCATED
-        return dataclasses.replace(self._template, status=status)
+        finally:
+            self._log_framing_failure()
 
     def _log_framing_failure(self) -> None:
         failure = self._decoder.failure
@@ -257,11 +236,3 @@ class EventStreamMessageReader:
                 self._template.api,
                 failure,
             )
-
-    def _fail(self, exc: Exception) -> None:
-        self._failed = True
-        log.warning(
-            "providers.reader.failed api=%s error=%s",
-            self._template.api,
-            type(exc).__name__,
-        )

@@ -21,6 +21,7 @@ from spendtap.providers.base import (
     ResponseHead,
     ResponseReader,
 )
+from spendtap.providers.guarded import GuardedReader
 from spendtap.providers.sse import ServerSentEvent, SSEDecoder
 
 #: The most JSON response body a reader buffers; past it the call keeps no usage.
@@ -237,44 +238,16 @@ class JsonBodyReader:
         return dataclasses.replace(self._template, status=status)
 
 
-class EventStreamReader:
+class EventStreamReader(GuardedReader[StreamParser]):
     """Decodes server-sent events as they arrive and hands each to the parser."""
 
     def __init__(self, template: ParsedCall, parser: StreamParser) -> None:
-        self._template = template
-        self._parser = parser
+        super().__init__(template, parser)
         self._decoder = SSEDecoder()
-        self._failed = False
 
-    @property
-    def content_started(self) -> bool:
-        return self._parser.content_started
+    def _consume(self, data: bytes) -> None:
+        for event in self._decoder.feed(data):
+            self._parser.on_event(event)
 
-    def feed(self, data: bytes) -> None:
-        if self._failed:
-            return
-        try:
-            for event in self._decoder.feed(data):
-                self._parser.on_event(event)
-        except (
-            Exception
-        ) as exc:  # boundary: a parser fault costs the usage, not the call
-            self._fail(exc)
-
-    def finish(self, *, complete: bool) -> ParsedCall:
+    def _end(self) -> None:
         self._decoder.flush()
-        if not self._failed:
-            try:
-                return self._parser.result(complete=complete)
-            except Exception as exc:  # boundary, as in feed
-                self._fail(exc)
-        status = CallStatus.OK if complete else CallStatus.TRUNCATED
-        return dataclasses.replace(self._template, status=status)
-
-    def _fail(self, exc: Exception) -> None:
-        self._failed = True
-        log.warning(
-            "providers.reader.failed api=%s error=%s",
-            self._template.api,
-            type(exc).__name__,
-        )

@@ -15,15 +15,14 @@ an element that outgrows it is skipped whole.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import re
 from typing import Any, Protocol
 
-from spendtap.event import CallStatus
 from spendtap.providers.base import ParsedCall
 from spendtap.providers.framing import load_json_object
+from spendtap.providers.guarded import GuardedReader
 
 #: The largest element kept; a larger one is skipped.
 MAX_ELEMENT_BYTES = 8 * 1024 * 1024
@@ -152,7 +151,7 @@ class ElementParser(Protocol):
     def result(self, *, complete: bool) -> ParsedCall: ...
 
 
-class JsonArrayReader:
+class JsonArrayReader(GuardedReader[ElementParser]):
     """Splits a streamed JSON array as it arrives and hands each object to the parser.
 
     Elements that are not JSON objects are skipped. Like the readers in ``framing``,
@@ -165,47 +164,15 @@ class JsonArrayReader:
         parser: ElementParser,
         max_element: int = MAX_ELEMENT_BYTES,
     ) -> None:
-        self._template = template
-        self._parser = parser
+        super().__init__(template, parser)
         self._splitter = JsonArraySplitter(max_element)
         self._closed = False
-        self._failed = False
 
-    @property
-    def content_started(self) -> bool:
-        return self._parser.content_started
-
-    def feed(self, data: bytes) -> None:
-        if self._failed:
-            return
-        try:
-            for raw in self._splitter.feed(data):
-                element = load_json_object(raw)
-                if element is not None:
-                    self._parser.on_element(element)
-            if self._splitter.closed and not self._closed:
-                self._closed = True
-                self._parser.on_close()
-        except (
-            Exception
-        ) as exc:  # boundary: a parser fault costs the usage, not the call
-            self._fail(exc)
-
-    def finish(self, *, complete: bool) -> ParsedCall:
-        if not self._failed:
-            try:
-                return self._parser.result(complete=complete)
-            except Exception as exc:  # boundary, as in feed
-                self._fail(exc)
-        status = CallStatus.OK if complete else CallStatus.TRUNCATED
-        if self._template.status is CallStatus.ERROR:
-            status = CallStatus.ERROR
-        return dataclasses.replace(self._template, status=status)
-
-    def _fail(self, exc: Exception) -> None:
-        self._failed = True
-        log.warning(
-            "providers.reader.failed api=%s error=%s",
-            self._template.api,
-            type(exc).__name__,
-        )
+    def _consume(self, data: bytes) -> None:
+        for raw in self._splitter.feed(data):
+            element = load_json_object(raw)
+            if element is not None:
+                self._parser.on_element(element)
+        if self._splitter.closed and not self._closed:
+            self._closed = True
+            self._parser.on_close()
