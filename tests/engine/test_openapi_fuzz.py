@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -68,7 +69,9 @@ def _remove_the_database() -> Iterator[None]:
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_as_its_spec_says(case: schemathesis.Case) -> None:
+def test_every_operation_answers_as_its_spec_says(
+    case: schemathesis.Case[Any],
+) -> None:
     operation = (case.method.upper(), case.operation.path)
     headers = {"Authorization": f"Bearer {SHARED if operation in INGEST else ADMIN}"}
     excluded = [positive_data_acceptance] if operation in CROSS_FIELD_RULES else []

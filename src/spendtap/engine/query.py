@@ -129,15 +129,23 @@ def choose_tables(query: SpendQuery) -> tuple[Cube, list[Piece]]:
     raise ValueError(f"no rollup covers [{query.since}, {query.until}) in minutes")
 
 
+class Order(enum.Enum):
+    KEY = "key"
+    """By bucket, then dimension values (pages follow this order)."""
+    COST = "cost"
+    """Biggest cost first (unpriced last), then most calls, then values."""
+
+
 def run_spend(
     engine: Engine,
     query: SpendQuery,
     *,
     limit: int | None = None,
     after: RowKey | None = None,
+    order: Order = Order.KEY,
 ) -> list[SpendRow]:
-    """Rows ordered by bucket then dimension values; at most ``limit``, after
-    ``after`` (the key of the last row of the previous page)."""
+    """Rows in ``order``; at most ``limit`` (cut by the database), after ``after``
+    (the key of the last row of the previous page, Order.KEY only)."""
     cube, pieces = choose_tables(query)
     inner = [_piece_select(query, cube, piece, after) for piece in pieces]
     if not inner:
@@ -148,6 +156,9 @@ def run_spend(
     stmt = select(*(union.c[k] for k in keys), *sums).group_by(
         *(union.c[k] for k in keys)
     )
+    if order is Order.COST:
+        cost, calls = sums[MEASURES.index("cost_nanos")], sums[0]
+        stmt = stmt.order_by(cost.desc().nulls_last(), calls.desc())
     stmt = stmt.order_by(*(union.c[k] for k in keys))
     if limit is not None:
         stmt = stmt.limit(limit)

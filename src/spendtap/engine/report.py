@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from spendtap.engine.drops import dropped_in_window
 from spendtap.engine.money import nanos_to_usd
-from spendtap.engine.query import Bucket, SpendQuery, run_spend
+from spendtap.engine.query import Bucket, Order, SpendQuery, run_spend
 from spendtap.engine.rollup import (
     DIMENSIONS,
     MEASURES,
@@ -66,12 +66,11 @@ class Report:
     def names(self) -> tuple[str, ...]:
         return tuple(d.value for d in self.by)
 
-    def to_json(self, limit: int | None = None) -> dict[str, object]:
-        """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals; with
-        ``limit``, only the first rows (the totals still cover them all)."""
+    def to_json(self) -> dict[str, object]:
+        """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals."""
         rows = [
             dict(zip(self.names, row.values, strict=True)) | measures_json(row.measures)
-            for row in self.rows[:limit]
+            for row in self.rows
         ]
         totals = measures_json(self.totals) | {"dropped_events": self.dropped_events}
         return {"rows": rows, "totals": totals}
@@ -108,16 +107,25 @@ def hour_window(
     return start, None if end is None else int(end)
 
 
-def run_report(engine: Engine, query: ReportQuery) -> Report:
-    """Sums per distinct value of ``query.by`` in the window, biggest cost first."""
+def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> Report:
+    """Sums per distinct value of ``query.by`` in the window, biggest cost first.
+
+    With ``limit``, the database sorts and returns only the first rows, and the
+    totals come from a second, ungrouped sum (so they still cover every row).
+    """
     since, until = hour_window(query.since, query.until)
     spend = SpendQuery(by=query.by, bucket=Bucket.NONE, since=since, until=until)
-    rows = [ReportRow(r.values, r.measures) for r in run_spend(engine, spend)]
+    found = run_spend(engine, spend, limit=limit, order=Order.COST)
+    rows = [ReportRow(r.values, r.measures) for r in found]
     rows.sort(key=_biggest_first)
-    total = list(Measures().as_values())
-    for row in rows:
-        merge_into(total, row.measures.as_values())
-    totals = Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
+    if limit is None:
+        total = list(Measures().as_values())
+        for row in rows:
+            merge_into(total, row.measures.as_values())
+        totals = Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
+    else:
+        whole = run_spend(engine, SpendQuery((), Bucket.NONE, since, until))
+        totals = whole[0].measures if whole else Measures()
     dropped = dropped_in_window(engine, since, until)
     return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
 

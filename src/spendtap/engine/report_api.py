@@ -84,4 +84,4 @@ def get_report(
             f"since {since} is not before until {until}",
             "give a since earlier than until",
         )
-    return ExactJSONResponse(run_report(state.db, query).to_json(limit))
+    return ExactJSONResponse(run_report(state.db, query, limit).to_json())
