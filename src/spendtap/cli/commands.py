@@ -72,7 +72,9 @@ def _collector_config(
         ticket_patterns=args.ticket_patterns,
         metrics_listen=parse_listen(metrics, "--metrics-listen") if metrics else None,
         otlp_listen=(
-            parse_listen(args.otlp_listen, "--otlp-listen") if args.otlp_listen else None
+            parse_listen(args.otlp_listen, "--otlp-listen")
+            if args.otlp_listen
+            else None
         ),
     )
 
@@ -117,12 +119,16 @@ def collect(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from spendtap.engine.database import safe_url
     from spendtap.engine.server import EngineServer
 
     host, port = parse_listen(args.listen)
     db_url = args.db or default_db_url(_data_dir(args))
     config = _engine_config(args)
-    EngineServer(db_url, host, port, ingest_token=args.token, config=config).run()
+    server = EngineServer(db_url, host, port, ingest_token=args.token, config=config)
+    print(f"engine: {server.url} on {safe_url(db_url)} (API spec at /openapi.json, dashboard at /)")
+    sys.stdout.flush()
+    server.run()
     return 0
 
 

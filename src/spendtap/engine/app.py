@@ -54,6 +54,7 @@ from spendtap.engine.access import (
     Gate,
     needs_read,
 )
+from spendtap.engine.credentials import Role
 from spendtap.engine.database import open_database
 from spendtap.engine.http_errors import (
     ApiError,
@@ -118,6 +119,7 @@ def create_app(
     state = EngineState(
         db=db, gate=Gate(config.access, db), metrics=EngineMetrics(), config=config
     )
+    _warn_without_admin(config)
     app = FastAPI(
         title="spendtap engine",
         version=__version__,
@@ -171,6 +173,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         )
         app.openapi_schema = spec
     return app.openapi_schema
+
+
+def _warn_without_admin(config: EngineConfig) -> None:
+    admins = [t for t in config.access.api_tokens if t.role is Role.ADMIN]
+    if config.access.enrollment and not admins:
+        log.warning(
+            "engine.access.no_admin_flag enrollment=on: no admin token was given, so "
+            "only one stored with `spendtap db create-token NAME admin` can issue "
+            "device codes (or pass --api-token NAME:admin:TOKEN)"
+        )
 
 
 def _lifespan(

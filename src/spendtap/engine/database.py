@@ -33,6 +33,7 @@ BUSY_TIMEOUT_S = 15.0
 WRITE_OPTION = "spendtap_write"
 #: pg_advisory_xact_lock key held by every transaction that stores events.
 INGEST_LOCK = 0x5350_5444_494E_4753  # "SPTDINGS"
+WORK_MEM = "32MB"
 _URL_HINT = "use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 _POSTGRES_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
 
@@ -107,7 +108,12 @@ def _open_postgres(url: URL) -> Engine:
             pool_pre_ping=True,
             pool_size=8,
             max_overflow=8,
-            connect_args={"application_name": "spendtap-engine"},
+            connect_args={
+                "application_name": "spendtap-engine",
+                # Reports group tens of thousands of rollup rows: keep the hash
+                # aggregation in memory rather than sorting on disk.
+                "options": f"-c work_mem={WORK_MEM}",
+            },
         )
     except ModuleNotFoundError as exc:
         raise ConfigError(

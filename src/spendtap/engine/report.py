@@ -34,6 +34,13 @@ REPORTED_TOKENS: tuple[str, ...] = (
     "output_tokens",
     "reasoning_tokens",
 )
+#: The sums a report needs (web searches and agent cost are in /v1/spend only).
+REPORT_MEASURES: tuple[str, ...] = (
+    "calls",
+    *REPORTED_TOKENS,
+    "cost_nanos",
+    "unpriced_calls",
+)
 ALLOWED_BY = ", ".join(DIMENSIONS)
 _ONE = "(" + "|".join(DIMENSIONS) + ")"
 #: A comma-separated list of dimensions, as a regular expression (for the spec).
@@ -114,7 +121,7 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
     totals come from a second, ungrouped sum (so they still cover every row).
     """
     since, until = hour_window(query.since, query.until)
-    spend = SpendQuery(by=query.by, bucket=Bucket.NONE, since=since, until=until)
+    spend = SpendQuery(query.by, Bucket.NONE, since, until, measures=REPORT_MEASURES)
     found = run_spend(engine, spend, limit=limit, order=Order.COST)
     rows = [ReportRow(r.values, r.measures) for r in found]
     rows.sort(key=_biggest_first)
@@ -124,7 +131,8 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
             merge_into(total, row.measures.as_values())
         totals = Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
     else:
-        whole = run_spend(engine, SpendQuery((), Bucket.NONE, since, until))
+        everything = SpendQuery((), Bucket.NONE, since, until, measures=REPORT_MEASURES)
+        whole = run_spend(engine, everything)
         totals = whole[0].measures if whole else Measures()
     dropped = dropped_in_window(engine, since, until)
     return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
