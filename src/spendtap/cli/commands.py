@@ -126,7 +126,9 @@ def serve(args: argparse.Namespace) -> int:
     db_url = args.db or default_db_url(_data_dir(args))
     config = _engine_config(args)
     server = EngineServer(db_url, host, port, ingest_token=args.token, config=config)
-    print(f"engine: {server.url} on {safe_url(db_url)} (API spec at /openapi.json, dashboard at /)")
+    print(
+        f"engine: {server.url} on {safe_url(db_url)} (API spec at /openapi.json, dashboard at /)"
+    )
     sys.stdout.flush()
     server.run()
     return 0
