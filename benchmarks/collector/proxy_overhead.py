@@ -12,8 +12,8 @@ directly (the baseline) and through the collector:
 from __future__ import annotations
 
 import argparse
-import statistics
 import ssl
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -98,7 +98,7 @@ def main() -> None:
     print(f"added p50: {pct(proxied, 50) - pct(direct, 50):.2f} ms")
     print()
     print("slow stream (events 300 ms apart):")
-    print(f"| path | first bytes ms | end ms | first bytes before end ms |")
+    print("| path | first bytes ms | end ms | first bytes before end ms |")
     print("|---|---|---|---|")
     print(f"| direct (baseline) | {d_first:.1f} | {d_end:.1f} | {d_end - d_first:.1f} |")
     print(f"| through collector | {p_first:.1f} | {p_end:.1f} | {p_end - p_first:.1f} |")

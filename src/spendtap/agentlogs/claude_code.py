@@ -19,24 +19,23 @@ first). The call's ``started_at`` is the first of its lines' timestamps and
 
 Lines are looked at as bytes first: user lines (prompts, tool results: most of the
 bytes) are recognised by their first keys and a line without ``"usage"`` is not a
-response; neither is decoded. A response line in Claude Code's own compact form is
-placed by byte searches (``probe``) and only the winning line of each response is
-decoded. Any other line (spaced JSON, another key order) is decoded whole, so JSON
-is read however it is spaced, and timestamps with any fraction of a second, an
-offset or none.
+response; neither is decoded. A response line in Claude Code's own compact form
+(``"content":[...]`` ahead of ``"stop_reason"``) is decoded without its content
+blocks, the bulk of it; any other line (spaced JSON, another key order) is decoded
+whole, so JSON is read however it is spaced, and timestamps with any fraction of a
+second, an offset or none.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -58,21 +57,12 @@ UNKNOWN_BRANCH = "HEAD"
 #: Seconds without a new line before a followed response is taken as finished.
 SETTLE_S = 2.0
 _USAGE_MARK = b'"usage"'
-_DIGITS = re.compile(rb"\d+")
 _CONTENT_MARK = b'"content":['
 _STOP_MARK = b'],"stop_reason":'
-_ASSISTANT_MARK = b'"type":"assistant"'
 _USER_MARK = b'"type":"user"'
 _MESSAGE_MARK = b'"message":'
 #: How far into a line its top-level keys ahead of ``message`` are looked for.
 _HEAD_BYTES = 512
-_MESSAGE_ID_MARK = b'"message":{"id":"'
-_OUTPUT_MARK = b'"output_tokens":'
-_TIMESTAMP_MARK = b'"timestamp":"'
-_REQUEST_ID_MARK = b'"requestId":"'
-_MODEL_MARK = b'"model":"'
-#: Reopens a message at its ``stop_reason`` so its tail decodes as an object.
-_TAIL_OPEN = b'{"message":{'
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -99,20 +89,18 @@ def provider_of(model: str | None) -> str:
 
 @dataclass(slots=True)
 class _Response:
-    """The lines of one response seen so far in one file.
-
-    The winning line is kept as read (``raw``) and decoded only when the response
-    is emitted, unless it had to be decoded to be recognised (``record``).
-    """
+    """The lines of one response seen so far in one file: the winning line, decoded
+    without its content blocks, and the first and last of their timestamps."""
 
     message_id: str
     request_id: str | None
     output: int
-    raw: bytes | None
-    record: dict[str, Any] | None
+    record: dict[str, Any]
     #: The first and last of its lines' timestamps, as written.
     first_at: str
     last_at: str
+    #: Whether every timestamp of its lines is canonical (they then sort as text).
+    canonical: bool
     touched: float
     #: Another response with the same message id but a different request id.
     sibling: _Response | None = None
@@ -128,19 +116,6 @@ class _Response:
                 return response
             response = response.sibling
         return None
-
-
-class _Probe(NamedTuple):
-    """What a response line says about which response it is, read off its bytes.
-
-    (A tuple: one is made per response line of a backfill.)
-    """
-
-    message_id: str
-    request_id: str | None
-    output: int
-    #: The line's timestamp as written (known to be a time).
-    at: str
 
 
 class ClaudeCodeFormat:
@@ -188,10 +163,9 @@ class TranscriptFile:
         """Take lines; this loop sees every line of a backfill, so it is kept flat.
 
         Most bytes are prompts and tool results (``user`` lines), told apart by
-        their first bytes. A response line in Claude Code's own compact form is
-        placed by its message id, request id, output count and time read off its
-        bytes (see ``probe``) and decoded only if it wins; any other line is
-        decoded.
+        their first bytes, and a line without ``"usage"`` is no response: neither
+        is decoded. A response line is decoded without its content blocks (see
+        ``_read_response_line``).
         """
         self._stats.lines += len(lines)
         now = time.monotonic()
@@ -199,14 +173,13 @@ class TranscriptFile:
             head = line.find(_MESSAGE_MARK, 0, _HEAD_BYTES)
             if head > 0 and line.find(_USER_MARK, 0, head) >= 0:
                 continue
-            usage_at = line.rfind(_USAGE_MARK)
-            if usage_at < 0:
+            if line.rfind(_USAGE_MARK) < 0:
                 continue
-            found = probe(line, head, usage_at)
-            if found is None:
-                self._take_decoded(line, now)
+            record = _read_response_line(line)
+            if record is None:
+                self._stats.invalid_lines += 1
             else:
-                self._merge(found, line, None, now)
+                self._take(record, now)
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""
@@ -238,72 +211,58 @@ class TranscriptFile:
                 self._emit_all(response, calls)
         return calls
 
-    def _take_decoded(self, line: bytes, now: float) -> None:
-        record = _read_response_line(line)
-        if record is None:
-            self._stats.invalid_lines += 1
-        else:
-            self._take(record, now)
-
     def _take(self, record: dict[str, Any], now: float) -> None:
         """A decoded line: merged if it is an API response, else ignored."""
         message = record.get("message")
-        if record.get("type") != "assistant" or not isinstance(message, dict):
+        if record.get("type") != "assistant" or type(message) is not dict:
             return
         usage = message.get("usage")
-        if not isinstance(usage, dict):
+        if type(usage) is not dict:
             return
         message_id = message.get("id")
         at = record.get("timestamp")
-        if not isinstance(at, str) or parse_timestamp(at) is None:
-            at = None
-        if not isinstance(message_id, str) or not message_id or at is None:
+        if type(at) is not str or not message_id or type(message_id) is not str:
+            self._stats.unusable_lines += 1
+            return
+        canonical = is_canonical(at)
+        if not canonical and parse_timestamp(at) is None:
             self._stats.unusable_lines += 1
             return
         request_id = record.get("requestId")
-        if not isinstance(request_id, str) or not request_id:
+        if type(request_id) is not str or not request_id:
             request_id = None
         output = usage.get("output_tokens")
         rank = output if type(output) is int and output >= 0 else -1
-        self._merge(_Probe(message_id, request_id, rank, at), None, record, now)
 
-    def _merge(
-        self,
-        probe: _Probe,
-        raw: bytes | None,
-        record: dict[str, Any] | None,
-        now: float,
-    ) -> None:
-        first = self._pending.get(probe.message_id)
-        response = first.find(probe.request_id) if first is not None else None
+        first = self._pending.get(message_id)
+        response = first.find(request_id) if first is not None else None
         if response is None:
             added = _Response(
-                probe.message_id,
-                probe.request_id,
-                probe.output,
-                raw,
-                record,
-                probe.at,
-                probe.at,
-                now,
+                message_id, request_id, rank, record, at, at, canonical, now
             )
             if first is None:
-                self._pending[probe.message_id] = added
+                self._pending[message_id] = added
             else:
                 added.sibling, first.sibling = first.sibling, added
             return
 
         self._stats.merged_lines += 1
         response.touched = now
-        if earlier(probe.at, response.first_at):
-            response.first_at = probe.at
-        if earlier(response.last_at, probe.at):
-            response.last_at = probe.at
+        if canonical and response.canonical:
+            if at < response.first_at:
+                response.first_at = at
+            elif at > response.last_at:
+                response.last_at = at
+        else:
+            response.canonical = False
+            if earlier(at, response.first_at):
+                response.first_at = at
+            if earlier(response.last_at, at):
+                response.last_at = at
         if response.request_id is None:
-            response.request_id = probe.request_id
-        if probe.output >= response.output:  # ties: the later line wins
-            response.output = probe.output
-            response.raw = raw
+            response.request_id = request_id
+        if rank >= response.output:  # ties: the later line wins
+            response.output = rank
             response.record = record
 
     def _emit_all(self, response: _Response | None, calls: list[AgentCall]) -> None:
@@ -313,11 +272,6 @@ class TranscriptFile:
 
     def _emit(self, response: _Response, calls: list[AgentCall]) -> None:
         record = response.record
-        if record is None and response.raw is not None:
-            record = _read_winner(response.raw, response.message_id)
-        if record is None or not _is_response(record):
-            self._stats.unusable_lines += 1
-            return
         message = record["message"]
         if message.get("model") == SYNTHETIC_MODEL or record.get("isApiErrorMessage"):
             self._stats.synthetic_lines += 1
@@ -350,39 +304,6 @@ def earlier(a: str, b: str) -> bool:
         return a < b
     first, second = parse_timestamp(a), parse_timestamp(b)
     return first is not None and second is not None and first < second
-
-
-def probe(line: bytes, head: int, usage_at: int) -> _Probe | None:
-    """Which response a line in Claude Code's own compact form belongs to, its
-    output count and its time, read off its bytes; None for any other line.
-
-    The form: ``"message":{"id":"…"`` among the first keys, the usage at the
-    message's end, and ``"type":"assistant"``, ``"timestamp"`` and ``"requestId"``
-    after it. A key can only match outside JSON strings (a quote inside a string
-    is always escaped), and everything searched for after the usage comes after
-    the content blocks, so no text or tool input can be mistaken for it. The
-    output count only ranks a response's lines: the winner is decoded in full.
-    """
-    if head < 0 or not line.startswith(_MESSAGE_ID_MARK, head):
-        return None
-    if line.find(_ASSISTANT_MARK, usage_at) < 0:
-        return None
-    id_start = head + len(_MESSAGE_ID_MARK)
-    id_end = line.find(b'"', id_start)
-    output = _DIGITS.match(line, line.find(_OUTPUT_MARK, usage_at) + len(_OUTPUT_MARK))
-    stamp_at = line.find(_TIMESTAMP_MARK, usage_at)
-    if id_end <= id_start or output is None or stamp_at < 0:
-        return None
-    stamp_start = stamp_at + len(_TIMESTAMP_MARK)
-    when = line[stamp_start : line.find(b'"', stamp_start)].decode()
-    if not is_canonical(when) and parse_timestamp(when) is None:
-        return None
-    request_at = line.find(_REQUEST_ID_MARK, usage_at)
-    request_id = None
-    if request_at >= 0:
-        start = request_at + len(_REQUEST_ID_MARK)
-        request_id = line[start : line.find(b'"', start)].decode() or None
-    return _Probe(line[id_start:id_end].decode(), request_id, int(output[0]), when)
 
 
 def to_call(
@@ -467,24 +388,6 @@ def transcript_usage(raw: dict[str, Any]) -> Usage:
 def _count(value: object) -> int | None:
     """``as_count``: a non-negative int (never a bool), else None."""
     return value if type(value) is int and value >= 0 else None
-
-
-def _read_winner(line: bytes, message_id: str) -> dict[str, Any] | None:
-    """A probed line (Claude Code's compact form) decoded from its usage on: the
-    message's id and model are read off its head; the content blocks are skipped."""
-    head = line.find(_MESSAGE_ID_MARK)
-    content = line.find(_CONTENT_MARK, head)
-    stop = line.rfind(_STOP_MARK)
-    model_at = line.find(_MODEL_MARK, head, content)
-    if head >= 0 and model_at >= 0 and stop > content:
-        record = _decode(_TAIL_OPEN + line[stop + 2 :])
-        message = record.get("message") if record is not None else None
-        if isinstance(message, dict) and isinstance(message.get("usage"), dict):
-            start = model_at + len(_MODEL_MARK)
-            message["id"] = message_id
-            message["model"] = line[start : line.find(b'"', start)].decode()
-            return record
-    return _read_response_line(line)
 
 
 def _read_response_line(line: bytes) -> dict[str, Any] | None:

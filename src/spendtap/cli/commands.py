@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spendtap.cli.paths import default_data_dir, default_db_url
-from spendtap.collector.trust import write_ca_bundle
-from spendtap.delivery.credentials import EngineTarget, resolve_target
 from spendtap.errors import ConfigError
 
 #: API tokens for ``serve`` when no --api-token is given (NAME:ROLE:TOKEN,...).
 API_TOKENS_ENV = "SPENDTAP_API_TOKENS"
 
 # The collector pulls in mitmproxy (~0.6 s to import): only commands that run it pay.
+# So does the engine client (httpx): commands import what they use when they run.
 if TYPE_CHECKING:
     from spendtap.collector.service import Collector, CollectorConfig
+    from spendtap.delivery.credentials import EngineTarget
     from spendtap.engine.state import EngineConfig
 
 
@@ -88,6 +88,8 @@ def _wait_for_signal() -> None:
 
 def client_environment(collector: Collector) -> dict[str, str]:
     """The variables a user sets so their tools send AI calls through the collector."""
+    from spendtap.collector.trust import write_ca_bundle
+
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
     return {
         "HTTPS_PROXY": collector.proxy_url,
@@ -101,6 +103,7 @@ def client_environment(collector: Collector) -> dict[str, str]:
 
 def collect(args: argparse.Namespace) -> int:
     from spendtap.collector.service import Collector
+    from spendtap.delivery.credentials import resolve_target
 
     target = resolve_target(_data_dir(args), args.engine, args.token, args.ca_bundle)
     collector = Collector(_collector_config(args, args.listen, target))
@@ -160,6 +163,7 @@ def _engine_config(args: argparse.Namespace) -> EngineConfig:
 
 def up(args: argparse.Namespace) -> int:
     from spendtap.collector.service import Collector
+    from spendtap.delivery.credentials import EngineTarget
     from spendtap.engine.server import EngineServer
 
     data_dir = _data_dir(args)

@@ -20,16 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from spendtap.cli.paths import default_data_dir
-from spendtap.context.device import load_device
-from spendtap.delivery.credentials import keep_ca_bundle, save_credentials
-from spendtap.delivery.endpoint import EngineEndpoint
-from spendtap.delivery.enrollment import (
-    enroll,
-    issue_code,
-    list_devices,
-    revoke_device,
-)
 from spendtap.errors import ConfigError
+
+# The engine client (httpx) is imported by the commands that talk to an engine, so
+# that every other command starts without it.
 
 ADMIN_TOKEN_ENV = "SPENDTAP_ADMIN_TOKEN"
 LIST_COLUMNS = ("device_id", "hostname", "os_user", "enrolled_at", "revoked_at")
@@ -92,6 +86,11 @@ def _admin_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
+    from spendtap.context.device import load_device
+    from spendtap.delivery.credentials import keep_ca_bundle, save_credentials
+    from spendtap.delivery.endpoint import EngineEndpoint
+    from spendtap.delivery.enrollment import enroll
+
     data_dir: Path = args.data_dir or default_data_dir()
     endpoint = EngineEndpoint.parse(args.engine, args.ca_bundle)
     device = load_device(data_dir)
@@ -112,6 +111,9 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_issue_code(args: argparse.Namespace) -> int:
+    from spendtap.delivery.endpoint import EngineEndpoint
+    from spendtap.delivery.enrollment import issue_code
+
     issued = issue_code(
         EngineEndpoint.parse(args.engine, args.ca_bundle),
         _admin_token(args),
@@ -128,6 +130,9 @@ def run_issue_code(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
+    from spendtap.delivery.endpoint import EngineEndpoint
+    from spendtap.delivery.enrollment import revoke_device
+
     endpoint = EngineEndpoint.parse(args.engine, args.ca_bundle)
     revoke_device(endpoint, _admin_token(args), args.device_id)
     if args.json:
@@ -138,6 +143,9 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from spendtap.delivery.endpoint import EngineEndpoint
+    from spendtap.delivery.enrollment import list_devices
+
     endpoint = EngineEndpoint.parse(args.engine, args.ca_bundle)
     devices = list_devices(endpoint, _admin_token(args))
     if args.json:

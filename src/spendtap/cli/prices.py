@@ -14,14 +14,14 @@ import json
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spendtap.cli.paths import default_data_dir
 from spendtap.errors import ConfigError
-from spendtap.pricing import Pricer
-from spendtap.pricing.explain import explain, render
-from spendtap.pricing.provider_ids import GENAI_PROVIDER_IDS
-from spendtap.pricing.snapshot import import_price_data
+
+# The price data takes a tenth of a second to load: only these commands pay for it.
+if TYPE_CHECKING:
+    from spendtap.pricing import Pricer
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -71,6 +71,9 @@ def _add_sources(p: argparse.ArgumentParser) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from spendtap.pricing import Pricer
+    from spendtap.pricing.explain import explain, render
+
     data_dir: Path = args.data_dir or default_data_dir()
     pricer = Pricer(data_dir=data_dir, sheet=args.sheet)
     at = parse_at(args.at)
@@ -94,6 +97,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from spendtap.pricing.snapshot import import_price_data
+
     data_dir: Path = args.data_dir or default_data_dir()
     result = import_price_data(args.file, data_dir, args.name)
     print(
@@ -131,6 +136,8 @@ def parse_at(text: str | None) -> datetime:
 
 def guess_provider(pricer: Pricer, model: str) -> str:
     """Our provider name for the vendor whose model names look like ``model``."""
+    from spendtap.pricing.provider_ids import GENAI_PROVIDER_IDS
+
     try:
         found = pricer.data.snapshot.find_provider(model.lower(), None, None)
     except LookupError as exc:

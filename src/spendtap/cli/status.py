@@ -18,11 +18,14 @@ import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spendtap.cli.paths import default_data_dir
 from spendtap.collector.timefmt import rfc3339
-from spendtap.delivery.health import DeliveryHealth, read_health
+
+# Reading the delivery state loads the engine client: only `status` pays for it.
+if TYPE_CHECKING:
+    from spendtap.delivery.health import DeliveryHealth
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -41,6 +44,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from spendtap.delivery.health import read_health
+
     data_dir: Path = args.data_dir or default_data_dir()
     health = read_health(data_dir)
     if args.json:

@@ -10,22 +10,7 @@ enrollment.py   enroll, issue codes, revoke and list devices (engine API client)
 state.py        the shipper's state file
 health.py       what ``spendtap status`` reads
 lockfile.py     one collector per data directory
+
+Submodules are imported where they are used: the package itself imports nothing,
+so a command that only reads the spool does not load the HTTP client.
 """
-
-from spendtap.delivery.drops import DropReason, DropRecord, DropTally
-from spendtap.delivery.shipper import ShipOutcome, Shipper, ShipperStats, ShipResult
-from spendtap.delivery.spool import Spool, SpooledEvent, SpoolLimits, SpoolStats
-
-__all__ = [
-    "DropReason",
-    "DropRecord",
-    "DropTally",
-    "ShipOutcome",
-    "ShipResult",
-    "Shipper",
-    "ShipperStats",
-    "Spool",
-    "SpoolLimits",
-    "SpoolStats",
-    "SpooledEvent",
-]
