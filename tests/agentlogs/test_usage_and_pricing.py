@@ -51,6 +51,7 @@ MODELS = (
     ("anthropic", "claude-haiku-4-5-20251001"),
     ("openai", "gpt-5"),
     ("gcp.gemini", "gemini-2.5-pro"),
+    ("deepseek", "deepseek-chat"),  # off-peak rates: the price changes within a day
     ("anthropic", "no-such-model"),
 )
 PRICER = Pricer()
@@ -90,3 +91,28 @@ def test_bulk_pricer_equals_the_pricer(
     expected = (price.cost_usd, price.cost_status, price.price_ref)
     assert BulkPricer(PRICER).price(call) == expected
     assert SHARED.price(call) == expected
+
+
+def test_bulk_pricer_follows_rates_that_change_within_a_day() -> None:
+    """DeepSeek's off-peak rates (16:30 to 00:30 UTC) differ from its day rates: one
+    bulk pricer prices calls at both times of one day as the pricer does."""
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    bulk = BulkPricer(PRICER)
+    costs = []
+    for hour in (10, 20, 11):
+        when = datetime(2025, 9, 1, hour, tzinfo=UTC)
+        call = AgentCall(
+            CaptureSource.CODEX_LOG,
+            ("k",),
+            "codex",
+            "deepseek",
+            Api.CHAT_COMPLETIONS,
+            "deepseek-chat",
+            *usage_counts(usage),
+            started_at=when,
+        )
+        price = PRICER.price("deepseek", "deepseek-chat", usage, when)
+        assert bulk.price(call) == (price.cost_usd, price.cost_status, price.price_ref)
+        costs.append(price.cost_usd)
+
+    assert costs[0] == costs[2] != costs[1]

@@ -211,9 +211,12 @@ def test_non_ai_tls_host_presents_its_own_certificate(
 def test_egress_to_unmapped_host_is_refused(pki: TestPKI, make_collector: Any) -> None:
     collector = make_collector({"api.anthropic.com": 9})
     bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
-    with httpx.Client(
-        proxy=collector.proxy_url, verify=trusting(bundle), timeout=5
-    ) as c, pytest.raises(httpx.HTTPError):
+    with (
+        httpx.Client(
+            proxy=collector.proxy_url, verify=trusting(bundle), timeout=5
+        ) as c,
+        pytest.raises(httpx.HTTPError),
+    ):
         c.get("https://unmapped.example.invalid/").raise_for_status()
     assert collector.router.refused >= 1
 

@@ -8,13 +8,16 @@ from spendtap.capture.routing import is_loopback, parse_upstream
 from spendtap.errors import ConfigError
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.9.9.9", "::1", "[::1]", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.9.9.9", "::1", "[::1]", "localhost"]
+)
 def test_loopback_addresses_are_trusted(host: str) -> None:
     assert is_loopback(host)
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost.", "ip6-localhost", "localhost.localdomain", "10.0.0.1", "example.com"]
+    "host",
+    ["localhost.", "ip6-localhost", "localhost.localdomain", "10.0.0.1", "example.com"],
 )
 def test_names_that_could_resolve_elsewhere_are_not(host: str) -> None:
     assert not is_loopback(host)

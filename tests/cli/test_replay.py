@@ -200,7 +200,11 @@ def test_replay_of_a_broken_har_names_the_problem(tmp_path: Path) -> None:
 
 
 def test_s05_legacy_completion_without_usage_keeps_its_latency(tmp_path: Path) -> None:
-    body = {"completion": " Hi", "stop_reason": "stop_sequence", "model": "claude-instant-1.2"}
+    body = {
+        "completion": " Hi",
+        "stop_reason": "stop_sequence",
+        "model": "claude-instant-1.2",
+    }
     legacy = entry(
         "https://api.anthropic.com/v1/complete",
         {"model": "claude-instant-1.2", "prompt": "\n\nHuman: hi\n\nAssistant:"},

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BEGIN = "-----BEGIN CERTIFICATE-----"
 
 
-def test_bundle_holds_every_public_root_and_our_ca(tmp_path: Path, pki: TestPKI) -> None:
+def test_bundle_holds_every_public_root_and_our_ca(
+    tmp_path: Path, pki: TestPKI
+) -> None:
     bundle = write_ca_bundle(pki.ca_cert, tmp_path).read_text()
 
     public = Path(certifi.where()).read_text().count(BEGIN)

@@ -252,7 +252,12 @@ def test_http_error_body_is_not_content() -> None:
         ),
         ("POST", "api.anthropic.com", "/v1/complete", "anthropic.complete"),
         ("GET", "api.anthropic.com", "/v1/messages", None),
-        ("POST", "api.anthropic.com", "/v1/messages/batches", "anthropic.message_batches"),
+        (
+            "POST",
+            "api.anthropic.com",
+            "/v1/messages/batches",
+            "anthropic.message_batches",
+        ),
         ("POST", "api.anthropic.com.evil.example", "/v1/messages", None),
     ],
 )

@@ -127,7 +127,9 @@ def _reported(route: Route, recorded: Recorded) -> Reported:
     streamed = recorded.head.content_type == "text/event-stream"
     if route.provider == "anthropic" or route.name.startswith("vertex.anthropic"):
         return _anthropic(text, streamed)
-    if route.name.startswith(("gemini.", "vertex.gemini.")):  # native, not OpenAI-shaped
+    if route.name.startswith(
+        ("gemini.", "vertex.gemini.")
+    ):  # native, not OpenAI-shaped
         return _gemini(text, streamed)
     if route.api is Api.CHAT_COMPLETIONS:
         return _openai_chat(text, streamed)

@@ -3,11 +3,11 @@
 ``Pricer.price`` resolves the model and finds its rate card on every call, and
 builds a few small records doing it; a backfill prices the same few models
 thousands of times a day. ``BulkPricer`` asks the pricer for the quote (model and
-rate card) once per kind of call per half hour of the call's time, having checked
-that the card is the same at both ends of that half hour (rates that change with
-the time of day are then looked up per minute: they never change within one), then
-prices each call on the card the way
-the pricer does: the prompt size picks the band, the cost is the band's per-call
+rate card) once per kind of call per UTC day, which the pricer says is enough for a
+model without time-of-day rates. For one with them, the quote is asked once per half
+hour of the call's time, having checked that the card is the same at both ends of
+that half hour (else once per minute: rates never change within one). Each call is
+then priced on the card the way the pricer does: the prompt size picks the band, the cost is the band's per-call
 amount plus rate times count for each count, and the price reference names the
 rules the call's non-zero counts used. Anything out of the ordinary (no model, no
 price, a reasoning count above the output) goes to the pricer itself, which warns.
@@ -28,6 +28,8 @@ from spendtap.pricing.rates import COUNT_FIELDS, Counts
 QUOTE_CACHE_SIZE = 8192
 #: Minutes a quote is kept for when its card holds for all of them.
 HALF_HOUR = 30
+MINUTES_PER_DAY = 24 * 60
+_MISSING = object()
 #: The count order ``Rates.per_unit`` follows; checked against the pricer's own.
 _FIELDS = (
     "input",
@@ -54,6 +56,8 @@ class BulkPricer:
     def __init__(self, pricer: Pricer) -> None:
         self.pricer = pricer
         self._quotes: dict[tuple[object, ...], Quote | None] = {}
+        #: Quotes of models whose price holds for a whole UTC day, by day.
+        self._daily: dict[tuple[object, ...], Quote | None] = {}
         self._refs: dict[tuple[int, int, int], str] = {}
 
     def price(self, call: AgentCall) -> Priced:
@@ -118,6 +122,10 @@ class BulkPricer:
         if not model:
             return None
         minute = int(at.timestamp()) // 60
+        daily = (provider, model, service_tier, region, minute // MINUTES_PER_DAY)
+        found = self._daily.get(daily, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         quotes = self._quotes
         steady = (provider, model, service_tier, region, minute // HALF_HOUR)
         if steady in quotes:
@@ -126,9 +134,16 @@ class BulkPricer:
         exact = (*kind, -1 - minute)
         if exact in quotes:
             return quotes[exact]
-        if len(quotes) >= QUOTE_CACHE_SIZE:
+        if len(quotes) + len(self._daily) >= QUOTE_CACHE_SIZE:
             quotes.clear()
+            self._daily.clear()
             self._refs.clear()  # keyed by card identity: cards may now be freed
+        if not self.pricer.changes_within_day(provider, model, at, region=region):
+            quote = self.pricer.quote(
+                provider, model, at, service_tier=service_tier, region=region
+            )
+            self._daily[daily] = quote
+            return quote
         return self._look_up(kind, at, minute)
 
     def _look_up(

@@ -180,6 +180,18 @@ class Pricer:
             return None
         return Quote(provider, entry.model, entry.region, card)
 
+    def changes_within_day(
+        self, provider: str, model: str, at: datetime, *, region: str | None = None
+    ) -> bool:
+        """Whether ``quote`` can differ between two times of ``at``'s UTC day.
+
+        Only a model with time-of-day rates can: everything else a quote depends on
+        (the model's entry, price-data dates, correction rules, the sheet) is looked
+        up by day.
+        """
+        entry = self._resolve(provider, model, region, _as_utc(at).date())
+        return entry is not None and entry.time_of_day
+
     def _card_for_call(
         self,
         provider: str,
