@@ -14,7 +14,7 @@ Buckets are UTC. A missing dimension value is returned as None.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -166,7 +166,8 @@ def run_spend(
     if limit is not None:
         stmt = stmt.limit(limit)
     with engine.connect() as conn:
-        return [_row(query, tuple(row)) for row in conn.execute(stmt)]
+        build = _row_builder(query)
+        return [build(row) for row in conn.execute(stmt)]
 
 
 def row_key(query: SpendQuery, row: SpendRow) -> RowKey:
@@ -206,15 +207,28 @@ def _piece_select(
     return select(*columns).where(*conditions) if conditions else select(*columns)
 
 
-def _row(query: SpendQuery, row: tuple[object, ...]) -> SpendRow:
+def _row_builder(query: SpendQuery) -> Callable[[Sequence[object]], SpendRow]:
+    """Turns the query's result rows into ``SpendRow``; one runs per row, so what
+    depends only on the query is worked out here, once."""
     offset = 0 if query.bucket is Bucket.NONE else 1
-    count = len(query.by)
-    values = tuple(_dimension_value(v) for v in row[offset : offset + count])
-    sums = dict.fromkeys(MEASURES, None) | dict(
-        zip(query.measures, (_as_int(v) for v in row[offset + count :]), strict=True)
-    )
-    start = _as_int(row[0]) if offset else None
-    return SpendRow(bucket_start=start, values=values, measures=Measures.of_sums(sums))
+    split = offset + len(query.by)
+    positions = [MEASURES.index(m) for m in query.measures]
+    empty: list[int | None] = [None] * len(MEASURES)
+    calls, unpriced = MEASURES.index("calls"), MEASURES.index("unpriced_calls")
+
+    def build(row: Sequence[object]) -> SpendRow:
+        values = tuple(
+            [None if v is None or v == NO_VALUE else str(v) for v in row[offset:split]]
+        )
+        sums = empty.copy()
+        for position, value in zip(positions, row[split:], strict=True):
+            sums[position] = value if type(value) is int else _as_int(value)
+        sums[calls] = sums[calls] or 0
+        sums[unpriced] = sums[unpriced] or 0
+        start = _as_int(row[0]) if offset else None
+        return SpendRow(start, values, Measures(*sums))  # type: ignore[arg-type]
+
+    return build
 
 
 def _dimension_value(value: object) -> str | None:

@@ -75,21 +75,29 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals."""
+        names = self.names
         rows = [
-            dict(zip(self.names, row.values, strict=True)) | measures_json(row.measures)
+            dict(zip(names, row.values, strict=True)) | measures_json(row.measures)
             for row in self.rows
         ]
         totals = measures_json(self.totals) | {"dropped_events": self.dropped_events}
         return {"rows": rows, "totals": totals}
 
 
-def measures_json(measures: Measures) -> dict[str, object]:
-    cost = measures.cost_nanos
-    out: dict[str, object] = {"calls": measures.calls}
-    out.update({name: getattr(measures, name) for name in REPORTED_TOKENS})
-    out["cost_usd"] = None if cost is None else nanos_to_usd(cost)
-    out["unpriced_calls"] = measures.unpriced_calls
-    return out
+def measures_json(m: Measures) -> dict[str, object]:
+    """The report's fields of ``m`` (``REPORTED_TOKENS`` between calls and cost)."""
+    cost = m.cost_nanos
+    return {
+        "calls": m.calls,
+        "input_tokens": m.input_tokens,
+        "cache_read_tokens": m.cache_read_tokens,
+        "cache_write_5m_tokens": m.cache_write_5m_tokens,
+        "cache_write_1h_tokens": m.cache_write_1h_tokens,
+        "output_tokens": m.output_tokens,
+        "reasoning_tokens": m.reasoning_tokens,
+        "cost_usd": None if cost is None else nanos_to_usd(cost),
+        "unpriced_calls": m.unpriced_calls,
+    }
 
 
 def parse_dimensions(text: str, *, allow_none: bool = False) -> tuple[Dimension, ...]:
@@ -139,6 +147,7 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
 
 
 def _biggest_first(row: ReportRow) -> tuple[bool, int, int, Sequence[tuple[bool, str]]]:
-    cost = row.measures.cost_nanos
+    measures = row.measures
+    cost = measures.cost_nanos
     order = [(value is None, value or "") for value in row.values]
-    return (cost is None, -(cost or 0), -row.measures.calls, order)
+    return (cost is None, -(cost or 0), -measures.calls, order)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from spendtap.event import TOKEN_FIELDS
 
@@ -147,11 +147,27 @@ class Measures:
         return Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
 
     def as_values(self) -> MeasureValues:
-        return tuple(getattr(self, name) for name in MEASURES)
+        """The sums in the order of MEASURES (also the fields' order)."""
+        return (
+            self.calls,
+            self.input_tokens,
+            self.cache_read_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.web_search_requests,
+            self.cost_nanos,
+            self.agent_cost_nanos,
+            self.unpriced_calls,
+        )
 
     def as_row(self) -> dict[str, int | None]:
         return dict(zip(MEASURES, self.as_values(), strict=True))
 
+
+if tuple(f.name for f in fields(Measures)) != MEASURES:  # pragma: no cover
+    raise ImportError("Measures' fields must be MEASURES, in order (rows build on it)")
 
 #: A rollup row as a tuple: bucket start, the cube's dimension values, MEASURES.
 RollupRow = tuple[int | str | None, ...]
