@@ -59,6 +59,18 @@ def _pg_user() -> str:
     )
 
 
+def _locale_clause(conn: psycopg.Connection[Any]) -> str:
+    """A database sorting text as American English does (as most production
+    servers do), where the server has that collation, rather than the byte order
+    a test server often defaults to: what depends on the order must say so."""
+    found = conn.execute(
+        "SELECT 1 FROM pg_collation WHERE collname = 'en-US-x-icu'"
+    ).fetchone()
+    if found is None:
+        return ""
+    return "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Callable[[], str]]:
     """Creates throwaway databases on the local server; drops them all at the end."""
@@ -68,7 +80,7 @@ def pg_server() -> Iterator[Callable[[], str]]:
     def create() -> str:
         name = f"spendtap_test_{os.getpid()}_{secrets.token_hex(4)}"
         with psycopg.connect(pg_url(user, PG_MAINTENANCE_DB), autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
+            c.execute(f'CREATE DATABASE "{name}" {_locale_clause(c)}')
         created.append(name)
         return pg_url(user, name)
 

@@ -162,6 +162,26 @@ def test_rows_are_sorted_by_cost_then_calls(
     assert [r["model"] for r in body["rows"]] == ["dear", "busy", "cheap", "unknown"]
 
 
+@pytest.mark.parametrize("limit", [None, 3])
+def test_equal_rows_are_in_code_point_order_with_a_missing_value_last(
+    client: TestClient, make_event: EventFactory, limit: int | None
+) -> None:
+    """Ties on cost and calls are ordered by value as Python orders text (so
+    'Zed' comes before 'apple', which a locale's order would not do), with a
+    missing value after the rest, on either store, with or without a limit."""
+    tickets = ["apple", None, "Zed", "éclair", "PAY-9", "pay-10"]
+    send(client, [make_event(ticket=t, cost_usd=0.25) for t in tickets])
+
+    params: dict[str, str | int] = {"by": "ticket"}
+    if limit is not None:
+        params["limit"] = limit
+    body = client.get("/v1/report", params=params).json()
+
+    ordered = ["PAY-9", "Zed", "apple", "pay-10", "éclair", None]
+    assert [r["ticket"] for r in body["rows"]] == ordered[:limit]
+    assert body["totals"]["calls"] == len(tickets)
+
+
 def test_time_window_selects_the_hours_it_overlaps(
     client: TestClient, make_event: EventFactory
 ) -> None:

@@ -26,6 +26,12 @@ def quote(name: str) -> str:
     return f'"{name}"'
 
 
+def by_code_point(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``column`` to sort by as Python sorts text (by code point): PostgreSQL's
+    database collation would follow the locale; SQLite's default already does."""
+    return column.collate("C") if dialect == "postgresql" else column
+
+
 def member_of(
     conn: Connection, column: ColumnElement[str], values: Sequence[str]
 ) -> list[ColumnElement[bool]]:

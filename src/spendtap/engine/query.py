@@ -30,6 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from spendtap.engine.dialect import by_code_point
 from spendtap.engine.rollup import (
     CUBES,
     GRAINS,
@@ -135,7 +136,8 @@ class Order(enum.Enum):
     KEY = "key"
     """By bucket, then dimension values (pages follow this order)."""
     COST = "cost"
-    """Biggest cost first (unpriced last), then most calls, then values."""
+    """Biggest cost first (unpriced last), then most calls, then values by code
+    point with a missing value last: the order a report shows, made in SQL."""
 
 
 def run_spend(
@@ -162,7 +164,15 @@ def run_spend(
         cost = sums[query.measures.index("cost_nanos")]
         calls = sums[query.measures.index("calls")]
         stmt = stmt.order_by(cost.desc().nulls_last(), calls.desc())
-    stmt = stmt.order_by(*(union.c[k] for k in keys))
+        for key in keys:  # then values as text, a missing one ('') after the rest
+            column = union.c[key]
+            if key != "bucket_start":
+                text = by_code_point(column, engine.dialect.name)
+                stmt = stmt.order_by(column == NO_VALUE, text)
+            else:
+                stmt = stmt.order_by(column)
+    else:
+        stmt = stmt.order_by(*(union.c[k] for k in keys))
     if limit is not None:
         stmt = stmt.limit(limit)
     with engine.connect() as conn:

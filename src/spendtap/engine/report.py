@@ -8,7 +8,6 @@ reported as dropped in the window (drop records).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -131,8 +130,7 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
     since, until = hour_window(query.since, query.until)
     spend = SpendQuery(query.by, Bucket.NONE, since, until, measures=REPORT_MEASURES)
     found = run_spend(engine, spend, limit=limit, order=Order.COST)
-    rows = [ReportRow(r.values, r.measures) for r in found]
-    rows.sort(key=_biggest_first)
+    rows = [ReportRow(r.values, r.measures) for r in found]  # in the report's order
     if limit is None:
         total = list(Measures().as_values())
         for row in rows:
@@ -144,10 +142,3 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
         totals = whole[0].measures if whole else Measures()
     dropped = dropped_in_window(engine, since, until)
     return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
-
-
-def _biggest_first(row: ReportRow) -> tuple[bool, int, int, Sequence[tuple[bool, str]]]:
-    measures = row.measures
-    cost = measures.cost_nanos
-    order = [(value is None, value or "") for value in row.values]
-    return (cost is None, -(cost or 0), -measures.calls, order)
