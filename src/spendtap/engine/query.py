@@ -150,6 +150,20 @@ def run_spend(
 ) -> list[SpendRow]:
     """Rows in ``order``; at most ``limit`` (cut by the database), after ``after``
     (the key of the last row of the previous page, Order.KEY only)."""
+    build = _row_builder(query)
+    return [build(row) for row in spend_tuples(engine, query, limit, after, order)]
+
+
+def spend_tuples(
+    engine: Engine,
+    query: SpendQuery,
+    limit: int | None = None,
+    after: RowKey | None = None,
+    order: Order = Order.KEY,
+) -> Sequence[Sequence[Any]]:
+    """``run_spend``'s rows as the database returns them: the bucket start (if
+    bucketed), the dimension values ('' where missing), then ``query.measures``
+    (SQLite sums are ints, PostgreSQL's Decimals)."""
     cube, pieces = choose_tables(query)
     inner = [_piece_select(query, cube, piece, after) for piece in pieces]
     if not inner:
@@ -176,8 +190,7 @@ def run_spend(
     if limit is not None:
         stmt = stmt.limit(limit)
     with engine.connect() as conn:
-        build = _row_builder(query)
-        return [build(row) for row in conn.execute(stmt)]
+        return conn.execute(stmt).all()
 
 
 def row_key(query: SpendQuery, row: SpendRow) -> RowKey:
@@ -232,10 +245,10 @@ def _row_builder(query: SpendQuery) -> Callable[[Sequence[object]], SpendRow]:
         )
         sums = empty.copy()
         for position, value in zip(positions, row[split:], strict=True):
-            sums[position] = value if type(value) is int else _as_int(value)
+            sums[position] = value if type(value) is int else as_int(value)
         sums[calls] = sums[calls] or 0
         sums[unpriced] = sums[unpriced] or 0
-        start = _as_int(row[0]) if offset else None
+        start = as_int(row[0]) if offset else None
         return SpendRow(start, values, Measures(*sums))  # type: ignore[arg-type]
 
     return build
@@ -245,7 +258,7 @@ def _dimension_value(value: object) -> str | None:
     return None if value is None or value == NO_VALUE else str(value)
 
 
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     """A SUM as int: SQLite gives int, PostgreSQL gives Decimal for BIGINT sums."""
     if value is None:
         return None

@@ -8,6 +8,7 @@ reported as dropped in the window (drop records).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,13 +16,20 @@ from sqlalchemy import Engine
 
 from spendtap.engine.drops import dropped_in_window
 from spendtap.engine.money import nanos_to_usd
-from spendtap.engine.query import Bucket, Order, SpendQuery, run_spend
+from spendtap.engine.query import (
+    Bucket,
+    Order,
+    SpendQuery,
+    as_int,
+    run_spend,
+    spend_tuples,
+)
 from spendtap.engine.rollup import (
     DIMENSIONS,
     MEASURES,
+    NO_VALUE,
     Dimension,
     Measures,
-    merge_into,
 )
 
 #: The token sums a report shows, in order (web searches stay in the rollup only).
@@ -40,6 +48,8 @@ REPORT_MEASURES: tuple[str, ...] = (
     "cost_nanos",
     "unpriced_calls",
 )
+#: The JSON name of each REPORT_MEASURES sum (cost is renamed and converted after).
+_JSON_NAMES = tuple("cost_usd" if m == "cost_nanos" else m for m in REPORT_MEASURES)
 ALLOWED_BY = ", ".join(DIMENSIONS)
 _ONE = "(" + "|".join(DIMENSIONS) + ")"
 #: A comma-separated list of dimensions, as a regular expression (for the spec).
@@ -54,11 +64,8 @@ class ReportQuery:
     until: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    values: tuple[str | None, ...]
-    """One value per dimension of the query, in its order; None where unknown."""
-    measures: Measures
+#: A report row: the dimensions by name, then the fields of ``measures_json``.
+ReportRow = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +81,8 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         """``{"rows": [...], "totals": {...}}`` with costs as exact Decimals."""
-        names = self.names
-        rows = [
-            dict(zip(names, row.values, strict=True)) | measures_json(row.measures)
-            for row in self.rows
-        ]
         totals = measures_json(self.totals) | {"dropped_events": self.dropped_events}
-        return {"rows": rows, "totals": totals}
+        return {"rows": list(self.rows), "totals": totals}
 
 
 def measures_json(m: Measures) -> dict[str, object]:
@@ -126,19 +128,52 @@ def run_report(engine: Engine, query: ReportQuery, limit: int | None = None) -> 
 
     With ``limit``, the database sorts and returns only the first rows, and the
     totals come from a second, ungrouped sum (so they still cover every row).
+    Rows can number tens of thousands, so they go from the database's tuples
+    straight to their JSON objects.
     """
     since, until = hour_window(query.since, query.until)
     spend = SpendQuery(query.by, Bucket.NONE, since, until, measures=REPORT_MEASURES)
-    found = run_spend(engine, spend, limit=limit, order=Order.COST)
-    rows = [ReportRow(r.values, r.measures) for r in found]  # in the report's order
+    found = spend_tuples(engine, spend, limit=limit, order=Order.COST)
+    names = tuple(d.value for d in query.by)
+    rows = tuple(_report_row(names, row) for row in found)  # in the report's order
     if limit is None:
-        total = list(Measures().as_values())
-        for row in rows:
-            merge_into(total, row.measures.as_values())
-        totals = Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
+        totals = _column_sums(found, len(names))
     else:
         everything = SpendQuery((), Bucket.NONE, since, until, measures=REPORT_MEASURES)
         whole = run_spend(engine, everything)
         totals = whole[0].measures if whole else Measures()
     dropped = dropped_in_window(engine, since, until)
-    return Report(by=query.by, rows=tuple(rows), totals=totals, dropped_events=dropped)
+    return Report(by=query.by, rows=rows, totals=totals, dropped_events=dropped)
+
+
+#: Where each REPORT_MEASURES sum goes in MEASURES.
+_POSITIONS = tuple(MEASURES.index(m) for m in REPORT_MEASURES)
+_COST_AT = REPORT_MEASURES.index("cost_nanos")
+
+
+def _report_row(names: tuple[str, ...], row: Sequence[object]) -> ReportRow:
+    count = len(names)
+    out: ReportRow = {
+        name: None if value is None or value == NO_VALUE else str(value)
+        for name, value in zip(names, row[:count], strict=True)
+    }
+    sums = [v if type(v) is int or v is None else as_int(v) for v in row[count:]]
+    cost = sums[_COST_AT]
+    out.update(zip(_JSON_NAMES, sums, strict=True))
+    out["calls"] = out["calls"] or 0
+    out["unpriced_calls"] = out["unpriced_calls"] or 0
+    out["cost_usd"] = None if cost is None else nanos_to_usd(cost)
+    return out
+
+
+def _column_sums(rows: Sequence[Sequence[object]], skip: int) -> Measures:
+    """The null-aware sum of every row's measures (those after ``skip`` values):
+    null only where every row's is."""
+    if not rows:
+        return Measures()
+    total: list[int | None] = [None] * len(MEASURES)
+    columns = list(zip(*rows, strict=True))[skip:]
+    for position, column in zip(_POSITIONS, columns, strict=True):
+        known = [as_int(v) for v in column if v is not None]
+        total[position] = sum(known) if known else None  # type: ignore[arg-type]
+    return Measures.of_sums(dict(zip(MEASURES, total, strict=True)))
