@@ -98,6 +98,9 @@ class EventFactory:
         )
         return with_agent_cost(event, call.agent_cost_usd)
 
+    # TODO(#4): this, pricing and writing the JSON are about half of an import's
+    # CPU (about 13 µs a call, BENCHMARKS.md "Agent logs"); ccusage is faster until
+    # the event is written from the session template by native code.
     def build_json(self, call: AgentCall) -> dict[str, Any]:
         """``build(call).to_json()``, without the intermediate objects.
 
