@@ -189,10 +189,19 @@ def test_follow_picks_up_new_lines_and_new_files(
     assert sorted(seen, key=str) == ["msg_appended", "msg_new"]
 
 
+@pytest.mark.parametrize(
+    ("cases", "calls"),
+    [
+        ((*CASES, "resumed", "sidechain", "context"), CALLS_IN_CASES + 3 + 3 + 2),
+        # The resumed session's copy is read by the second process, its original
+        # by the first: the copied calls cross the shards.
+        (("content_blocks", "resumed"), 1 + 3),
+    ],
+)
 def test_split_across_processes_gives_the_same_events(
-    claude_case: ClaudeCopier, tmp_path: Path
+    claude_case: ClaudeCopier, tmp_path: Path, cases: tuple[str, ...], calls: int
 ) -> None:
-    projects = claude_case(*CASES, "resumed", "sidechain", "context")
+    projects = claude_case(*cases)
     script = (
         "import sys; from spendtap.agentlogs import parallel; "
         "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
@@ -223,6 +232,8 @@ def test_split_across_processes_gives_the_same_events(
     (split, split_log), (whole, whole_log) = run(0), run(1 << 60)
 
     assert split == whole
-    assert len(whole) == CALLS_IN_CASES + 3 + 3 + 2
+    assert len(whole) == calls
+    summary = [line for line in whole_log.splitlines() if "spendtap import" in line]
+    assert summary and summary[-1] in split_log  # the same counts, copies included
     assert "agentlogs.backfill.split shards=2" in split_log
     assert "agentlogs.backfill.split" not in whole_log

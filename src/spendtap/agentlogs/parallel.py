@@ -87,9 +87,12 @@ def run_sharded(
     shards: list[list[Path]],
     read_shard: ShardReader,
     emit: Callable[[EventJson | bytes], None],
+    emit_lines: Callable[[list[bytes]], None],
 ) -> None:
-    """Read ``shards[1:]`` in children and ``shards[0]`` here; ``emit`` gets every
-    event once: the parent's as objects, the children's as JSON lines."""
+    """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
+    passed on once: the parent's as objects to ``emit``, a child's as JSON lines,
+    all at once to ``emit_lines`` (or one by one to ``emit`` when some of them were
+    passed on already)."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
@@ -101,7 +104,7 @@ def run_sharded(
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
-        if not _collect(importer.stats, child, seen, emit):
+        if not _collect(importer.stats, child, seen, emit, emit_lines):
             log.error(
                 "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
             )
@@ -158,15 +161,20 @@ def _collect(
     child: _Child,
     seen: set[str],
     emit: Callable[[EventJson | bytes], None],
+    emit_lines: Callable[[list[bytes]], None],
 ) -> bool:
     try:
         _, status = os.waitpid(child.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             return False
         counts = orjson.loads(child.stats.read_bytes())
-        with open(child.events, "rb") as lines:
-            for line in lines:
-                event_id = line[_ID_START:_ID_END].decode()
+        lines = child.events.read_bytes().splitlines(keepends=True)
+        ids = [line[_ID_START:_ID_END].decode() for line in lines]
+        if seen.isdisjoint(ids):  # the usual case: nothing crossed the shards
+            seen.update(ids)
+            emit_lines(lines)
+        else:
+            for event_id, line in zip(ids, lines, strict=True):
                 if event_id in seen:
                     counts["calls"] -= 1
                     counts["cross_file_duplicates"] += 1

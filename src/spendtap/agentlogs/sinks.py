@@ -91,6 +91,11 @@ class _Batcher:
         if len(self._events) >= self._size:
             self.flush()
 
+    def add_lines(self, lines: list[bytes]) -> None:
+        """Many events as JSON lines, after those already added."""
+        self.flush()
+        self._sink.put_lines(lines)
+
     def flush(self) -> None:
         if self._events:
             self._sink.put(self._events)
@@ -120,7 +125,9 @@ def run_import(
         if len(layout.shards) > 1 and parallel.worth_splitting(layout.total_bytes):
             log.info("agentlogs.backfill.split shards=%d", len(layout.shards))
             reader = _shard_reader(importer, factory, progress)
-            parallel.run_sharded(importer, layout.shards, reader, batcher.add)
+            parallel.run_sharded(
+                importer, layout.shards, reader, batcher.add, batcher.add_lines
+            )
             batcher.flush()
             return
 
