@@ -20,9 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Engine,
     Select,
+    cast,
     func,
     literal,
     select,
@@ -170,7 +172,9 @@ def spend_tuples(
         return []
     union = union_all(*inner).subquery()
     keys = _key_names(query)
-    sums = [func.sum(union.c[m]).label(m) for m in query.measures]
+    # As BIGINT: PostgreSQL widens a BIGINT sum to NUMERIC, which arrives as a
+    # Decimal per value (a sum past 2^63 nano-USD, $9.2 billion, would be an error).
+    sums = [cast(func.sum(union.c[m]), BigInteger).label(m) for m in query.measures]
     stmt = select(*(union.c[k] for k in keys), *sums).group_by(
         *(union.c[k] for k in keys)
     )
