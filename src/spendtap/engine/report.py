@@ -85,20 +85,14 @@ class Report:
         return {"rows": list(self.rows), "totals": totals}
 
 
-def measures_json(m: Measures) -> dict[str, object]:
-    """The report's fields of ``m`` (``REPORTED_TOKENS`` between calls and cost)."""
-    cost = m.cost_nanos
-    return {
-        "calls": m.calls,
-        "input_tokens": m.input_tokens,
-        "cache_read_tokens": m.cache_read_tokens,
-        "cache_write_5m_tokens": m.cache_write_5m_tokens,
-        "cache_write_1h_tokens": m.cache_write_1h_tokens,
-        "output_tokens": m.output_tokens,
-        "reasoning_tokens": m.reasoning_tokens,
-        "cost_usd": None if cost is None else nanos_to_usd(cost),
-        "unpriced_calls": m.unpriced_calls,
-    }
+def measures_json(measures: Measures) -> dict[str, object]:
+    """The report's fields of ``measures``, in the order rows have them."""
+    cost = measures.cost_nanos
+    out: dict[str, object] = {"calls": measures.calls}
+    out.update({name: getattr(measures, name) for name in REPORTED_TOKENS})
+    out["cost_usd"] = None if cost is None else nanos_to_usd(cost)
+    out["unpriced_calls"] = measures.unpriced_calls
+    return out
 
 
 def parse_dimensions(text: str, *, allow_none: bool = False) -> tuple[Dimension, ...]:
