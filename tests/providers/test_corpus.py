@@ -127,9 +127,8 @@ def _reported(route: Route, recorded: Recorded) -> Reported:
     streamed = recorded.head.content_type == "text/event-stream"
     if route.provider == "anthropic" or route.name.startswith("vertex.anthropic"):
         return _anthropic(text, streamed)
-    if route.name.startswith(
-        ("gemini.", "vertex.gemini.")
-    ):  # native, not OpenAI-shaped
+    # Gemini's native shape, not the OpenAI-shaped endpoint.
+    if route.name.startswith(("gemini.", "vertex.gemini.")):
         return _gemini(text, streamed)
     if route.api is Api.CHAT_COMPLETIONS:
         return _openai_chat(text, streamed)
