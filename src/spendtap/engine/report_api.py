@@ -68,7 +68,8 @@ def get_report(
         Query(ge=1, le=100_000, description="only the first rows (totals stay whole)"),
     ] = None,
 ) -> ExactJSONResponse:
-    """Rows sorted by cost, then calls, biggest first; costs exact to the nano-USD.
+    """Rows sorted by cost, then calls, biggest first, then by their values (by code
+    point, a missing value last); costs exact to the nano-USD.
 
     The window is widened to whole UTC hours. ``totals.dropped_events`` counts the
     events collectors reported dropped in it.
