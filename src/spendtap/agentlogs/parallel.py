@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Below this many bytes of logs, one process is quicker than forking.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 MAX_WORKERS = 4
+#: A child's events are passed on about this many bytes at a time.
+_COLLECT_BYTES = 1024 * 1024
 #: ``{"event_id":"`` opens every event line (the contract's first field).
 _ID_START = len(b'{"event_id":"')
 _ID_END = _ID_START + 36
@@ -168,19 +170,20 @@ def _collect(
         if os.waitstatus_to_exitcode(status) != 0:
             return False
         counts = orjson.loads(child.stats.read_bytes())
-        lines = child.events.read_bytes().splitlines(keepends=True)
-        ids = [line[_ID_START:_ID_END].decode() for line in lines]
-        if seen.isdisjoint(ids):  # the usual case: nothing crossed the shards
-            seen.update(ids)
-            emit_lines(lines)
-        else:
-            for event_id, line in zip(ids, lines, strict=True):
-                if event_id in seen:
-                    counts["calls"] -= 1
-                    counts["cross_file_duplicates"] += 1
+        with open(child.events, "rb") as events:
+            while lines := events.readlines(_COLLECT_BYTES):
+                ids = [line[_ID_START:_ID_END].decode() for line in lines]
+                if seen.isdisjoint(ids):  # the usual case: none crossed the shards
+                    seen.update(ids)
+                    emit_lines(lines)
                     continue
-                seen.add(event_id)
-                emit(line)
+                for event_id, line in zip(ids, lines, strict=True):
+                    if event_id in seen:
+                        counts["calls"] -= 1
+                        counts["cross_file_duplicates"] += 1
+                        continue
+                    seen.add(event_id)
+                    emit(line)
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
         return True
