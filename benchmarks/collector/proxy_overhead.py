@@ -27,12 +27,17 @@ from spendtap.collector.trust import write_ca_bundle
 from spendtap.simulator.certs import make_test_pki
 from spendtap.simulator.server import start_simulator
 
-BODY = {"model": "claude-haiku-4-5", "max_tokens": 16,
-        "messages": [{"role": "user", "content": "benchmark"}]}
+BODY = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 16,
+    "messages": [{"role": "user", "content": "benchmark"}],
+}
 HEADERS = {"x-api-key": "bench", "anthropic-version": "2023-06-01"}
 
 
-def timed_calls(client: httpx.Client, url: str, n: int, headers: dict[str, str]) -> list[float]:
+def timed_calls(
+    client: httpx.Client, url: str, n: int, headers: dict[str, str]
+) -> list[float]:
     out = []
     for _ in range(n):
         start = time.perf_counter()
@@ -41,7 +46,9 @@ def timed_calls(client: httpx.Client, url: str, n: int, headers: dict[str, str])
     return out
 
 
-def first_event(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[float, float]:
+def first_event(
+    client: httpx.Client, url: str, headers: dict[str, str]
+) -> tuple[float, float]:
     """(ms to first body bytes, ms to the end) of a slow stream."""
     start = time.perf_counter()
     first = None
@@ -66,10 +73,14 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="spendtap-bench-"))
     pki = make_test_pki(root / "pki", ["api.anthropic.com", "127.0.0.1"])
     with start_simulator(pki) as sim:
-        collector = Collector(CollectorConfig(
-            data_dir=root / "collector", listen_port=0, upstream_ca=pki.ca_cert,
-            upstreams=UpstreamMap({"api.anthropic.com": ("127.0.0.1", sim.port)}),
-        ))
+        collector = Collector(
+            CollectorConfig(
+                data_dir=root / "collector",
+                listen_port=0,
+                upstream_ca=pki.ca_cert,
+                upstreams=UpstreamMap({"api.anthropic.com": ("127.0.0.1", sim.port)}),
+            )
+        )
         collector.start()
         try:
             rss_idle = psutil.Process().memory_info().rss
@@ -79,9 +90,14 @@ def main() -> None:
             direct_url = f"https://127.0.0.1:{sim.port}/v1/messages"
             proxied_url = "https://api.anthropic.com/v1/messages"
             host = {**HEADERS, "host": "api.anthropic.com"}
-            with httpx.Client(verify=direct_ctx) as d, httpx.Client(
-                    verify=proxy_ctx, proxy=collector.proxy_url) as p:
-                timed_calls(d, direct_url, 20, host), timed_calls(p, proxied_url, 20, HEADERS)
+            with (
+                httpx.Client(verify=direct_ctx) as d,
+                httpx.Client(verify=proxy_ctx, proxy=collector.proxy_url) as p,
+            ):
+                (
+                    timed_calls(d, direct_url, 20, host),
+                    timed_calls(p, proxied_url, 20, HEADERS),
+                )
                 direct = timed_calls(d, direct_url, args.calls, host)
                 proxied = timed_calls(p, proxied_url, args.calls, HEADERS)
                 d_first, d_end = first_event(d, direct_url, host)
@@ -100,11 +116,17 @@ def main() -> None:
     print("slow stream (events 300 ms apart):")
     print("| path | first bytes ms | end ms | first bytes before end ms |")
     print("|---|---|---|---|")
-    print(f"| direct (baseline) | {d_first:.1f} | {d_end:.1f} | {d_end - d_first:.1f} |")
-    print(f"| through collector | {p_first:.1f} | {p_end:.1f} | {p_end - p_first:.1f} |")
+    print(
+        f"| direct (baseline) | {d_first:.1f} | {d_end:.1f} | {d_end - d_first:.1f} |"
+    )
+    print(
+        f"| through collector | {p_first:.1f} | {p_end:.1f} | {p_end - p_first:.1f} |"
+    )
     print()
-    print(f"RSS of the whole benchmark process (collector + simulator + client): "
-          f"{rss_idle / 2**20:.0f} MiB after start, {rss_load / 2**20:.0f} MiB after the load")
+    print(
+        f"RSS of the whole benchmark process (collector + simulator + client): "
+        f"{rss_idle / 2**20:.0f} MiB after start, {rss_load / 2**20:.0f} MiB after the load"
+    )
 
 
 if __name__ == "__main__":
