@@ -28,8 +28,10 @@ second, an offset or none.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,6 +63,9 @@ _CONTENT_MARK = b'"content":['
 _STOP_MARK = b'],"stop_reason":'
 _USER_MARK = b'"type":"user"'
 _MESSAGE_MARK = b'"message":'
+_MESSAGE_OPEN = b'"message":{'
+#: A JSON escape of a UTF-16 surrogate (only valid in a pair).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 #: How far into a line its top-level keys ahead of ``message`` are looked for.
 _HEAD_BYTES = 512
 
@@ -224,10 +229,10 @@ class TranscriptFile:
         if type(at) is not str or not message_id or type(message_id) is not str:
             self._stats.unusable_lines += 1
             return
-        canonical = is_canonical(at)
-        if not canonical and parse_timestamp(at) is None:
+        if parse_timestamp(at) is None:  # checked here: a bad line costs itself only
             self._stats.unusable_lines += 1
             return
+        canonical = is_canonical(at)
         request_id = record.get("requestId")
         if type(request_id) is not str or not request_id:
             request_id = None
@@ -393,15 +398,23 @@ def _count(value: object) -> int | None:
 def _read_response_line(line: bytes) -> dict[str, Any] | None:
     """A response line as a JSON object, without decoding its content blocks.
 
-    Claude Code writes ``"content":[...]`` ahead of ``"stop_reason"`` and the usage;
-    the blocks are the bulk of the line and are never needed, so the line is read
-    with an empty content list when it has that shape. Anything else (spaced JSON,
-    another key order) is decoded whole. None when the line is not a JSON object.
+    Claude Code writes ``"message":{..."content":[...]`` and then
+    ``"stop_reason"`` and the usage; the blocks are the bulk of the line and are
+    never needed, so a line of exactly that shape is read with an empty content
+    list: one message, one content list, one ``stop_reason`` after it and no usage
+    before it (so two records run together by a crash, or keys in another order,
+    are not mistaken for it). Anything else is decoded whole. None when the line
+    is not a JSON object.
     """
     start = line.find(_CONTENT_MARK)
     if start >= 0:
         stop = line.rfind(_STOP_MARK)
-        if stop > start:
+        if (
+            stop > start
+            and line.count(_MESSAGE_OPEN) == 1
+            and line.count(_STOP_MARK) == 1
+            and line.find(_USAGE_MARK, 0, start) < 0
+        ):
             record = _decode(line[: start + len(_CONTENT_MARK)] + line[stop:])
             if record is not None and _is_response(record):
                 return record
@@ -414,11 +427,34 @@ def _is_response(record: dict[str, Any]) -> bool:
 
 
 def _decode(data: bytes) -> dict[str, Any] | None:
+    """``data`` as a JSON object; None when it is not one.
+
+    orjson refuses a lone UTF-16 surrogate escape (``\\ud83d``), which Node writes
+    for an emoji cut in half; such a line is read with the standard library and the
+    broken characters replaced, as a line of any other shape would be.
+    """
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
+        if _SURROGATE_ESCAPE.search(data) is None:
+            return None
+        try:
+            value = _replace_surrogates(json.loads(data))
+        except ValueError:
+            return None
     return value if isinstance(value, dict) else None
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()
+        }
+    return value
 
 
 def sorted_by_age(paths: Iterable[Path]) -> list[Path]:

@@ -24,6 +24,7 @@ from spendtap.collector.assemble import (
     Timing,
     build_event,
     event_id,
+    id_part,
     price_call,
 )
 from spendtap.context.resolver import CallContext
@@ -238,7 +239,7 @@ def with_agent_cost(event: UsageEvent, cost: Decimal | None) -> UsageEvent:
 
 def fast_event_id(source: str, key: tuple[str, ...]) -> str:
     """``assemble.event_id(source, *key)``: the same uuid5, computed directly."""
-    name = "|".join((source, *key)).encode()
+    name = "|".join((source, *(id_part(part) for part in key))).encode()
     digest = bytearray(hashlib.sha1(_NAMESPACE + name).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80

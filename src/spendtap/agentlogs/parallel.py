@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -32,9 +32,6 @@ PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 MAX_WORKERS = 4
 #: A child's events are passed on about this many bytes at a time.
 _COLLECT_BYTES = 1024 * 1024
-#: ``{"event_id":"`` opens every event line (the contract's first field).
-_ID_START = len(b'{"event_id":"')
-_ID_END = _ID_START + 36
 
 EventJson = dict[str, Any]
 #: Reads a list of files and hands each event to the callback; the flag says
@@ -99,6 +96,8 @@ def run_sharded(
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
     seen: set[str] = set()
+    fmt = importer.format
+    claim = fmt.claim if isinstance(fmt, ClaimsResponses) else None
 
     def keep(event: EventJson) -> None:
         seen.add(event["event_id"])
@@ -106,11 +105,24 @@ def run_sharded(
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
-        if not _collect(importer.stats, child, seen, emit, emit_lines):
+        if not _collect(importer.stats, child, seen, claim, emit, emit_lines):
             log.error(
                 "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
             )
             read_shard(shard, keep, True)
+
+
+@runtime_checkable
+class ClaimsResponses(Protocol):
+    """A format that counts a response once by its own rule (Claude Code: message
+    id plus request id, or the message id alone when either lacks the request id);
+    the parent applies it to the children's calls in reading order, so a call
+    copied across shards is dropped exactly as one process would drop it."""
+
+    def claim(self, message_id: str, request_id: str | None) -> bool: ...
+
+
+Claim = Callable[[str, str | None], bool]
 
 
 @dataclass(slots=True)
@@ -118,6 +130,11 @@ class _Child:
     pid: int
     events: Path
     stats: Path
+
+    @property
+    def keys(self) -> Path:
+        """(event id, response id, request id) of each event, a JSON line each."""
+        return self.events.with_name(self.events.name + ".keys")
 
 
 def _fork(
@@ -130,7 +147,7 @@ def _fork(
     if pid == 0:  # the child: read, write, and leave without running the parent's exit
         code = 1
         try:
-            _child_main(importer, shard, read_shard, Path(events), stats)
+            _child_main(importer, shard, read_shard, _Child(0, Path(events), stats))
             code = 0
         except BaseException:  # the child's own boundary: report, never return
             log.exception("agentlogs.parallel.child_crashed")
@@ -143,25 +160,31 @@ def _child_main(
     importer: LogImporter,
     shard: Sequence[Path],
     read_shard: ShardReader,
-    events: Path,
-    stats: Path,
+    files: _Child,
 ) -> None:
     for field in fields(ImportStats):  # the child reports only its own counts
         setattr(importer.stats, field.name, 0)
-    with open(events, "wb", buffering=1024 * 1024) as out:
-        dumps = orjson.dumps
+    buffering = 1024 * 1024
+    with (
+        open(files.events, "wb", buffering=buffering) as out,
+        open(files.keys, "wb", buffering=buffering) as keys,
+    ):
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
         def write(event: EventJson) -> None:
-            out.write(dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+            out.write(dumps(event, option=newline))
+            key = (event["event_id"], event["response_id"], event["request_id"])
+            keys.write(dumps(key, option=newline))
 
         read_shard(shard, write, False)
-    stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
+    files.stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
 
 
 def _collect(
     totals: ImportStats,
     child: _Child,
     seen: set[str],
+    claim: Claim | None,
     emit: Callable[[EventJson | bytes], None],
     emit_lines: Callable[[list[bytes]], None],
 ) -> bool:
@@ -170,23 +193,36 @@ def _collect(
         if os.waitstatus_to_exitcode(status) != 0:
             return False
         counts = orjson.loads(child.stats.read_bytes())
-        with open(child.events, "rb") as events:
+        with open(child.events, "rb") as events, open(child.keys, "rb") as keys:
             while lines := events.readlines(_COLLECT_BYTES):
-                ids = [line[_ID_START:_ID_END].decode() for line in lines]
-                if seen.isdisjoint(ids):  # the usual case: none crossed the shards
-                    seen.update(ids)
+                fresh = [
+                    _is_new(orjson.loads(keys.readline()), seen, claim) for _ in lines
+                ]
+                if all(fresh):  # the usual case: none crossed the shards
                     emit_lines(lines)
                     continue
-                for event_id, line in zip(ids, lines, strict=True):
-                    if event_id in seen:
+                for new, line in zip(fresh, lines, strict=True):
+                    if new:
+                        emit(line)
+                    else:
                         counts["calls"] -= 1
                         counts["cross_file_duplicates"] += 1
-                        continue
-                    seen.add(event_id)
-                    emit(line)
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
         return True
     finally:
-        child.events.unlink(missing_ok=True)
-        child.stats.unlink(missing_ok=True)
+        for path in (child.events, child.keys, child.stats):
+            path.unlink(missing_ok=True)
+
+
+def _is_new(key: list[str | None], seen: set[str], claim: Claim | None) -> bool:
+    """Whether a child's event is none passed on before; passing it on is assumed."""
+    event_id, response_id, request_id = key
+    assert event_id is not None
+    if event_id in seen:
+        return False
+    claimed = claim is None or response_id is None or claim(response_id, request_id)
+    if not claimed:
+        return False
+    seen.add(event_id)
+    return True

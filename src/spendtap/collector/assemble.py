@@ -39,9 +39,20 @@ class Priced:
 
 
 def event_id(source: CaptureSource, *identity: str | None) -> str:
-    """A stable id: the same call read again gives the same id."""
-    key = "|".join([source.value, *(part or "" for part in identity)])
-    return str(uuid.uuid5(EVENT_NAMESPACE, key))
+    """A stable id: the same call read again gives the same id, and two calls whose
+    identities differ never share one (a part's own ``|`` and ``\\`` are escaped,
+    which leaves the ids of parts without them as they always were)."""
+    parts = [source.value, *(id_part(part) for part in identity)]
+    return str(uuid.uuid5(EVENT_NAMESPACE, "|".join(parts)))
+
+
+def id_part(part: str | None) -> str:
+    """One part of an event id's name: ``|`` separates parts, so it is escaped."""
+    if not part:
+        return ""
+    if "|" in part or "\\" in part:
+        return part.replace("\\", "\\\\").replace("|", "\\|")
+    return part
 
 
 def price_call(pricer: Pricer, call: ParsedCall, at: datetime) -> Priced:

@@ -1,0 +1,197 @@
+"""Claude Code lines that once came out wrong: found by trying to break the reader.
+
+Each test names what a plain reading of the lines gives, worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
+from spendtap.agentlogs.events import fast_event_id
+from spendtap.agentlogs.stats import ImportStats
+
+SONNET = "claude-sonnet-4-5-20250929"
+#: The event id namespace, as the contract fixes it.
+NAMESPACE = uuid.UUID("6f1c3a52-58f0-4d8e-9a55-2b1d4c0e7a11")
+
+
+def line(
+    message_id: str,
+    output: int,
+    at: str,
+    request_id: str | None = "req_1",
+    *,
+    text: str = "done",
+    prompt: int = 10,
+) -> dict[str, Any]:
+    """An assistant line in Claude Code's own key order."""
+    record: dict[str, Any] = {
+        "parentUuid": None,
+        "isSidechain": False,
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": SONNET,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": output},
+        },
+        "requestId": request_id,
+        "type": "assistant",
+        "timestamp": at,
+        "sessionId": "s-1",
+        "cwd": "/tmp/nowhere",
+        "gitBranch": "main",
+    }
+    if request_id is None:
+        del record["requestId"]
+    return record
+
+
+def compact(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def read(*lines: bytes) -> tuple[list[tuple[object, ...]], ImportStats]:
+    fmt = ClaudeCodeFormat()
+    reader = TranscriptFile(fmt, Path("s.jsonl"))
+    reader.feed(list(lines))
+    calls = reader.settle(final=True)
+    found = [
+        (c.response_id, c.request_id, c.output_tokens, c.input_tokens) for c in calls
+    ]
+    return sorted(found, key=str), fmt.stats
+
+
+def test_a_time_out_of_range_once_in_utc_costs_its_line_only() -> None:
+    calls, stats = read(
+        compact(line("ok1", 5, "2025-10-02T10:00:00.000Z")),
+        compact(line("early", 5, "0001-01-01T00:00:00+14:00")),
+        compact(line("late", 5, "9999-12-31T23:59:59-14:00")),
+        compact(line("ok2", 7, "2025-10-02T10:00:01.000Z")),
+    )
+
+    assert [c[0] for c in calls] == ["ok1", "ok2"]
+    assert stats.unusable_lines == 2
+
+
+def test_a_bad_time_in_claude_codes_own_shape_costs_its_line_not_the_response() -> None:
+    calls, stats = read(
+        compact(line("mG", 2, "2025-10-02T25:00:01.000Z")),  # hour 25
+        compact(line("mG", 50, "2025-10-02T10:00:02.000Z")),
+    )
+
+    assert calls == [("mG", "req_1", 50, 10)]
+    assert stats.unusable_lines == 1
+
+
+def test_two_records_run_together_by_a_crash_are_not_read_as_one() -> None:
+    cut = compact(line("mA", 3, "2025-10-02T10:00:00.000Z", "rA", text="partial"))
+    cut = cut[: cut.index(b"partial") + 4]  # the writer died mid-text
+    merged = cut + compact(
+        line("mB", 500, "2025-10-02T10:05:00.000Z", "rB", prompt=7777)
+    )
+
+    calls, stats = read(
+        merged, compact(line("mA", 40, "2025-10-02T10:00:01.000Z", "rA"))
+    )
+
+    assert calls == [("mA", "rA", 40, 10)]
+    assert stats.invalid_lines == 1
+
+
+def test_usage_written_before_the_content_is_the_usage_read() -> None:
+    record = line("mE", 5, "2025-10-02T10:00:00.000Z")
+    message = record["message"]
+    record["message"] = {
+        "id": "mE",
+        "usage": message["usage"],
+        "content": message["content"],
+    }
+    record["meta"] = {
+        "items": [1],
+        "stop_reason": "x",
+        "usage": {"input_tokens": 1, "output_tokens": 99999},
+    }
+
+    assert read(compact(record))[0] == [("mE", "req_1", 5, 10)]
+
+
+def test_a_cut_emoji_escape_reads_the_same_compact_or_spaced() -> None:
+    record = line("mS", 9, "2025-10-02T10:00:00.000Z", text="cut \ud83d here")
+    spaced = json.dumps(record, indent=1).replace("\n", " ").encode()
+    assert b"\\ud83d" in spaced
+
+    assert read(compact(record))[0] == read(spaced)[0] == [("mS", "req_1", 9, 10)]
+
+
+def test_ids_that_contain_the_separator_give_different_event_ids() -> None:
+    first = fast_event_id("claude_code_log", ("a|b", "c"))
+    second = fast_event_id("claude_code_log", ("a", "b|c"))
+    plain = fast_event_id("claude_code_log", ("msg_1", "req_1"))
+
+    assert first != second
+    # Ids without the separator keep the id they always had.
+    assert plain == str(uuid.uuid5(NAMESPACE, "claude_code_log|msg_1|req_1"))
+
+
+def test_a_copy_without_request_id_in_the_other_process_is_dropped_as_in_one(
+    tmp_path: Path,
+) -> None:
+    """The resumed session's copy lacks the request id and is read by the second
+    process: one call, as one process reads it."""
+    projects = tmp_path / "projects" / "-home-dev-p"
+    projects.mkdir(parents=True)
+    original = line("m1", 50, "2025-10-02T10:00:00.000Z", "req_1")
+    user = {"type": "user", "message": {"role": "user", "content": "x" * 4000}}
+    older = projects / "a.jsonl"
+    older.write_bytes(compact(user) + b"\n" + compact(original) + b"\n")
+    newer = projects / "b.jsonl"
+    newer.write_bytes(compact(line("m1", 50, "2025-10-02T10:00:00.000Z", None)) + b"\n")
+    os.utime(older, (1_759_000_000, 1_759_000_000))
+    os.utime(newer, (1_759_000_060, 1_759_000_060))
+
+    split, split_log = run_import(tmp_path, min_bytes=0)
+    whole, _ = run_import(tmp_path, min_bytes=1 << 60)
+
+    assert "agentlogs.backfill.split shards=2" in split_log
+    assert split == whole
+    assert len(whole) == 1
+    assert "cross_file_duplicates=1" in split_log.splitlines()[-1]
+
+
+def run_import(tmp_path: Path, *, min_bytes: int) -> tuple[list[str], str]:
+    script = (
+        "import sys; from spendtap.agentlogs import parallel; "
+        "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
+        "parallel.worker_count = lambda: 2; "
+        "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(min_bytes),
+            "import",
+            "claude-code",
+            str(tmp_path / "projects"),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    return sorted(done.stdout.decode().splitlines()), done.stderr.decode()
