@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections import defaultdict
@@ -339,3 +340,29 @@ def test_wrong_method_lists_every_method_the_path_takes(client: TestClient) -> N
 
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [["x", "a"], [1748736000, 5], [2**70, "a"], [-1, "a"], [True, "a"]],
+)
+def test_a_made_up_cursor_is_refused_not_an_error(
+    client: TestClient, make_event: EventFactory, key: list[object]
+) -> None:
+    """A cursor carries the query's id, which a client can work out: its key must
+    still have the shape and range of a key the engine made."""
+    client.post("/v1/events", json={"events": [make_event(user=u) for u in "ab"]})
+    params: dict[str, str | int] = {
+        "by": "user",
+        "bucket": "day",
+        "since": "2025-06-01T00:00:00Z",
+        "limit": 1,
+    }
+    text = client.get("/v1/spend", params=params).json()["next_cursor"]
+    owner = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))[0]
+    forged = base64.urlsafe_b64encode(json.dumps([owner, key]).encode()).decode()
+
+    answer = client.get("/v1/spend", params={**params, "cursor": forged})
+
+    assert answer.status_code == 422, answer.text
+    assert "cursor is not one this engine made" in answer.text

@@ -349,3 +349,30 @@ def test_limit_keeps_the_biggest_rows_and_whole_totals(
     assert [r["model"] for r in body["rows"]] == ["big", "mid"]
     assert body["totals"]["calls"] == 3
     assert body["totals"]["cost_usd"] == Decimal("0.9")
+
+
+def test_a_sum_past_64_bits_is_reported_exactly(
+    client: TestClient, make_event: EventFactory, store: str
+) -> None:
+    """Sums come back as BIGINT for speed; a group whose sum no longer fits is
+    asked for again exactly, with and without a limit."""
+    if store == "sqlite":
+        pytest.skip("SQLite's SUM itself stops at 2^63 (documented in the note)")
+    biggest = 2**53 - 1  # the largest token count an event may carry
+    events = [
+        make_event(
+            input_tokens=biggest,
+            user=f"u{i % 8}",
+            started_at=f"2025-06-0{1 + i % 4}T10:15:00.000Z",
+            ended_at=f"2025-06-0{1 + i % 4}T10:15:02.500Z",
+        )
+        for i in range(1200)
+    ]
+    for start in range(0, len(events), 400):
+        send(client, events[start : start + 400])
+
+    all_rows: dict[str, str | int] = {"by": "model"}
+    for params in (all_rows, {**all_rows, "limit": 1}):
+        body = exact(client.get("/v1/report", params=params).text)
+        assert body["rows"][0]["input_tokens"] == 1200 * biggest > 2**63
+        assert body["totals"]["input_tokens"] == 1200 * biggest

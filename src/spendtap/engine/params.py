@@ -159,8 +159,11 @@ def encode_cursor(query_id: str, key: Sequence[int | str]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(text: str, query_id: str, length: int) -> tuple[int | str, ...]:
-    """The row key in ``text``, which must come from the same query."""
+def decode_cursor(
+    text: str, query_id: str, kinds: tuple[type[int] | type[str], ...]
+) -> tuple[int | str, ...]:
+    """The row key in ``text``, which must come from the same query: one value per
+    kind, in order (a bucket start as a non-negative 64-bit int, values as text)."""
     fix = "send the next_cursor of the previous page of this same query, unchanged"
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -171,11 +174,17 @@ def decode_cursor(text: str, query_id: str, length: int) -> tuple[int | str, ...
         raise invalid("cursor", "the cursor belongs to another query", fix)
     if (
         not isinstance(key, list)
-        or len(key) != length
-        or not all(isinstance(k, int | str) and not isinstance(k, bool) for k in key)
+        or len(key) != len(kinds)
+        or not all(_fits(k, kind) for k, kind in zip(key, kinds, strict=True))
     ):
         raise invalid("cursor", "the cursor is not one this engine made", fix)
     return tuple(key)
+
+
+def _fits(value: object, kind: type[int] | type[str]) -> bool:
+    if type(value) is not kind:
+        return False
+    return not isinstance(value, int) or 0 <= value < 2**63
 
 
 def query_id(*parts: object) -> str:

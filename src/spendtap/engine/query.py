@@ -31,6 +31,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.exc import DataError
 
 from spendtap.engine.dialect import by_code_point
 from spendtap.engine.rollup import (
@@ -164,17 +165,44 @@ def spend_tuples(
     order: Order = Order.KEY,
 ) -> Sequence[Sequence[Any]]:
     """``run_spend``'s rows as the database returns them: the bucket start (if
-    bucketed), the dimension values ('' where missing), then ``query.measures``
-    (SQLite sums are ints, PostgreSQL's Decimals)."""
+    bucketed), the dimension values ('' where missing), then ``query.measures``.
+
+    Sums come back as BIGINT (PostgreSQL would widen them to NUMERIC, a Decimal
+    per value); a sum past 2^63 is asked for again as NUMERIC.
+    """
+    with engine.connect() as conn:
+        try:
+            stmt = _spend_statement(engine, query, limit, after, order, as_bigint=True)
+            return conn.execute(stmt).all() if stmt is not None else []
+        except DataError:  # numeric value out of range: rare, so tried second
+            conn.rollback()
+            stmt = _spend_statement(engine, query, limit, after, order, as_bigint=False)
+            return conn.execute(stmt).all() if stmt is not None else []
+
+
+def _spend_statement(
+    engine: Engine,
+    query: SpendQuery,
+    limit: int | None,
+    after: RowKey | None,
+    order: Order,
+    *,
+    as_bigint: bool,
+) -> Select[Any] | None:
     cube, pieces = choose_tables(query)
     inner = [_piece_select(query, cube, piece, after) for piece in pieces]
     if not inner:
-        return []
+        return None
     union = union_all(*inner).subquery()
     keys = _key_names(query)
-    # As BIGINT: PostgreSQL widens a BIGINT sum to NUMERIC, which arrives as a
-    # Decimal per value (a sum past 2^63 nano-USD, $9.2 billion, would be an error).
-    sums = [cast(func.sum(union.c[m]), BigInteger).label(m) for m in query.measures]
+    sums = [
+        (
+            cast(func.sum(union.c[m]), BigInteger)
+            if as_bigint
+            else func.sum(union.c[m])
+        ).label(m)
+        for m in query.measures
+    ]
     stmt = select(*(union.c[k] for k in keys), *sums).group_by(
         *(union.c[k] for k in keys)
     )
@@ -193,8 +221,7 @@ def spend_tuples(
         stmt = stmt.order_by(*(union.c[k] for k in keys))
     if limit is not None:
         stmt = stmt.limit(limit)
-    with engine.connect() as conn:
-        return conn.execute(stmt).all()
+    return stmt
 
 
 def row_key(query: SpendQuery, row: SpendRow) -> RowKey:

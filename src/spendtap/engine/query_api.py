@@ -143,8 +143,8 @@ def get_spend(
         )
     query = SpendQuery(group, bucket, start, end, only)
     qid = query_id(query)
-    key_length = len(group) + (0 if bucket is Bucket.NONE else 1)
-    after = None if cursor is None else decode_cursor(cursor, qid, key_length)
+    kinds = (() if bucket is Bucket.NONE else (int,)) + (str,) * len(group)
+    after = None if cursor is None else decode_cursor(cursor, qid, kinds)
     rows = run_spend(state.db, query, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
