@@ -229,10 +229,10 @@ class TranscriptFile:
         if type(at) is not str or not message_id or type(message_id) is not str:
             self._stats.unusable_lines += 1
             return
-        if parse_timestamp(at) is None:  # checked here: a bad line costs itself only
+        canonical = is_canonical(at)
+        if not is_time(at, canonical):  # checked here: a bad line costs itself only
             self._stats.unusable_lines += 1
             return
-        canonical = is_canonical(at)
         request_id = record.get("requestId")
         if type(request_id) is not str or not request_id:
             request_id = None
@@ -301,6 +301,18 @@ def is_canonical(stamp: str) -> bool:
     return (
         len(stamp) == 24 and stamp[-1] == "Z" and stamp[19] == "." and stamp[10] == "T"
     )
+
+
+def is_time(stamp: str, canonical: bool) -> bool:
+    """Whether ``stamp`` names a moment; ``canonical`` says it has Claude Code's
+    own shape (then only its digits need checking)."""
+    if not canonical:
+        return parse_timestamp(stamp) is not None
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        return False
+    return True
 
 
 def earlier(a: str, b: str) -> bool:
