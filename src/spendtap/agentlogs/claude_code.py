@@ -412,20 +412,18 @@ def _read_response_line(line: bytes) -> dict[str, Any] | None:
 
     Claude Code writes ``"message":{..."content":[...]`` and then
     ``"stop_reason"`` and the usage; the blocks are the bulk of the line and are
-    never needed, so a line of exactly that shape is read with an empty content
-    list: one message, one content list, one ``stop_reason`` after it and no usage
-    before it (so two records run together by a crash, or keys in another order,
-    are not mistaken for it). Anything else is decoded whole. None when the line
-    is not a JSON object.
+    never needed, so a line of that shape is read with an empty content list: one
+    message, and no usage ahead of its content (so two records run together by a
+    crash, or usage written first, are not mistaken for it). Anything else is
+    decoded whole. None when the line is not a JSON object.
     """
     start = line.find(_CONTENT_MARK)
     if start >= 0:
         stop = line.rfind(_STOP_MARK)
         if (
             stop > start
-            and line.count(_MESSAGE_OPEN) == 1
-            and line.count(_STOP_MARK) == 1
             and line.find(_USAGE_MARK, 0, start) < 0
+            and line.count(_MESSAGE_OPEN) == 1
         ):
             record = _decode(line[: start + len(_CONTENT_MARK)] + line[stop:])
             if record is not None and _is_response(record):
