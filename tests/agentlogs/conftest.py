@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +109,75 @@ def claude_calls(root: Path) -> Imported:
 def factory(tmp_path: Path, home: Path) -> EventFactory:
     context = LogContext(tmp_path / "data", homes=AgentHomes(home=home))
     return EventFactory(context)
+
+
+#: ``spendtap`` with a large backfill's split forced on (or off) whatever the size.
+_SPLIT_SCRIPT = (
+    "import sys; from spendtap.agentlogs import parallel; "
+    "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
+    "parallel.worker_count = lambda: 2; "
+    "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+def import_json(
+    projects: Path, data_dir: Path, *, split: bool, home: Path | None = None
+) -> tuple[list[str], str]:
+    """``spendtap import claude-code PROJECTS --json`` in a new process, read by two
+    processes (``split``) or one: its event lines, sorted, and its stderr."""
+    env = dict(os.environ) if home is None else {**os.environ, "HOME": str(home)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SPLIT_SCRIPT,
+            "0" if split else str(1 << 60),
+            "import",
+            "claude-code",
+            str(projects),
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    return sorted(done.stdout.decode().splitlines()), done.stderr.decode()
+
+
+def assistant_record(
+    message_id: str,
+    request_id: str | None,
+    output: int,
+    at: str,
+    *,
+    content: list[dict[str, Any]] | None = None,
+    prompt: int = 10,
+) -> dict[str, Any]:
+    """An API response line in Claude Code's own key order (no ``requestId`` when
+    ``request_id`` is None)."""
+    record: dict[str, Any] = {
+        "parentUuid": None,
+        "isSidechain": False,
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": content or [{"type": "text", "text": "done"}],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": prompt, "output_tokens": output},
+        },
+        "requestId": request_id,
+        "type": "assistant",
+        "timestamp": at,
+        "sessionId": "s-1",
+        "cwd": "/tmp/nowhere",
+        "gitBranch": "main",
+    }
+    if request_id is None:
+        del record["requestId"]
+    return record

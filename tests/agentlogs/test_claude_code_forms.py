@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
+from tests.agentlogs.conftest import assistant_record
 
 START = datetime(2025, 10, 2, 9, tzinfo=UTC)
 #: Text and tool input that contain the byte patterns the reader looks for.
@@ -52,30 +53,10 @@ Line = tuple[str, str, int, int, list[dict[str, Any]], int]
 def record(line: Line) -> dict[str, Any]:
     message_id, request_id, output, offset, blocks, prompt = line
     stamp = START + timedelta(milliseconds=offset)
-    return {
-        "parentUuid": None,
-        "isSidechain": False,
-        "message": {
-            "id": message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-sonnet-4-5-20250929",
-            "content": blocks,
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": prompt,
-                "cache_read_input_tokens": 100,
-                "output_tokens": output,
-            },
-        },
-        "requestId": request_id,
-        "type": "assistant",
-        "timestamp": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "sessionId": "s-1",
-        "cwd": "/tmp/nowhere",
-        "gitBranch": "main",
-    }
+    at = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return assistant_record(
+        message_id, request_id, output, at, content=blocks, prompt=prompt
+    )
 
 
 def read(lines: list[bytes]) -> list[tuple[object, ...]]:

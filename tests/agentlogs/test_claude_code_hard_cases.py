@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,8 @@ from typing import Any
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
 from spendtap.agentlogs.events import fast_event_id
 from spendtap.agentlogs.stats import ImportStats
+from tests.agentlogs.conftest import assistant_record, import_json
 
-SONNET = "claude-sonnet-4-5-20250929"
 #: The event id namespace, as the contract fixes it.
 NAMESPACE = uuid.UUID("6f1c3a52-58f0-4d8e-9a55-2b1d4c0e7a11")
 
@@ -31,30 +29,10 @@ def line(
     text: str = "done",
     prompt: int = 10,
 ) -> dict[str, Any]:
-    """An assistant line in Claude Code's own key order."""
-    record: dict[str, Any] = {
-        "parentUuid": None,
-        "isSidechain": False,
-        "message": {
-            "id": message_id,
-            "type": "message",
-            "role": "assistant",
-            "model": SONNET,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": prompt, "output_tokens": output},
-        },
-        "requestId": request_id,
-        "type": "assistant",
-        "timestamp": at,
-        "sessionId": "s-1",
-        "cwd": "/tmp/nowhere",
-        "gitBranch": "main",
-    }
-    if request_id is None:
-        del record["requestId"]
-    return record
+    content = [{"type": "text", "text": text}]
+    return assistant_record(
+        message_id, request_id, output, at, content=content, prompt=prompt
+    )
 
 
 def compact(record: dict[str, Any]) -> bytes:
@@ -160,38 +138,11 @@ def test_a_copy_without_request_id_in_the_other_process_is_dropped_as_in_one(
     os.utime(older, (1_759_000_000, 1_759_000_000))
     os.utime(newer, (1_759_000_060, 1_759_000_060))
 
-    split, split_log = run_import(tmp_path, min_bytes=0)
-    whole, _ = run_import(tmp_path, min_bytes=1 << 60)
+    data = tmp_path / "data"
+    split, split_log = import_json(projects.parent, data, split=True, home=tmp_path)
+    whole, _ = import_json(projects.parent, data, split=False, home=tmp_path)
 
     assert "agentlogs.backfill.split shards=2" in split_log
     assert split == whole
     assert len(whole) == 1
     assert "cross_file_duplicates=1" in split_log.splitlines()[-1]
-
-
-def run_import(tmp_path: Path, *, min_bytes: int) -> tuple[list[str], str]:
-    script = (
-        "import sys; from spendtap.agentlogs import parallel; "
-        "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
-        "parallel.worker_count = lambda: 2; "
-        "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(min_bytes),
-            "import",
-            "claude-code",
-            str(tmp_path / "projects"),
-            "--json",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
-    return sorted(done.stdout.decode().splitlines()), done.stderr.decode()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ from spendtap.cli import imports
 from spendtap.cli.main import main
 from spendtap.delivery.spool import Spool
 from spendtap.engine.schema import parse_batch
-from tests.agentlogs.conftest import ClaudeCopier
+from tests.agentlogs.conftest import ClaudeCopier, import_json
 from tests.support.fake_engine import FakeEngine
 
 CASES = ("content_blocks", "streaming_snapshot", "request_ids")
@@ -202,34 +200,9 @@ def test_split_across_processes_gives_the_same_events(
     claude_case: ClaudeCopier, tmp_path: Path, cases: tuple[str, ...], calls: int
 ) -> None:
     projects = claude_case(*cases)
-    script = (
-        "import sys; from spendtap.agentlogs import parallel; "
-        "parallel.PARALLEL_MIN_BYTES = int(sys.argv[1]); "
-        "parallel.worker_count = lambda: 2; "
-        "from spendtap.cli.main import main; sys.exit(main(sys.argv[2:]))"
-    )
 
-    def run(min_bytes: int) -> tuple[list[str], str]:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                script,
-                str(min_bytes),
-                "import",
-                "claude-code",
-                str(projects),
-                "--json",
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
-        return sorted(done.stdout.decode().splitlines()), done.stderr.decode()
-
-    (split, split_log), (whole, whole_log) = run(0), run(1 << 60)
+    split, split_log = import_json(projects, tmp_path / "data", split=True)
+    whole, whole_log = import_json(projects, tmp_path / "data", split=False)
 
     assert split == whole
     assert len(whole) == calls
