@@ -140,7 +140,12 @@ def _watch(pid: int) -> _Peaks:
             root = psutil.Process(pid)
         except psutil.NoSuchProcess:
             return
+        samples = 0
         while not done.is_set():
+            # smaps (for the proportional size) is costly to read: the sampler
+            # would take CPU from the tool it measures if it read it every time.
+            full = samples % PSS_EVERY == 0
+            samples += 1
             rss = pss = 0
             try:
                 tree = [root, *root.children(recursive=True)]
@@ -148,7 +153,7 @@ def _watch(pid: int) -> _Peaks:
                 return
             for proc in tree:
                 try:
-                    info = proc.memory_full_info()
+                    info = proc.memory_full_info() if full else proc.memory_info()
                 except (
                     psutil.NoSuchProcess,
                     psutil.AccessDenied,
@@ -159,7 +164,8 @@ def _watch(pid: int) -> _Peaks:
                 pss += getattr(info, "pss", info.rss)
                 peaks.max_rss_kb = max(peaks.max_rss_kb, info.rss // 1024)
             peaks.tree_rss = max(peaks.tree_rss, rss)
-            peaks.tree_pss = max(peaks.tree_pss, pss)
+            if full:
+                peaks.tree_pss = max(peaks.tree_pss, pss)
             time.sleep(SAMPLE_S)
 
     thread = threading.Thread(target=sample, daemon=True)

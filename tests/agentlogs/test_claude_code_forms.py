@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
+from spendtap.agentlogs.lines import Lines
 from tests.agentlogs.conftest import assistant_record
 
 START = datetime(2025, 10, 2, 9, tzinfo=UTC)
@@ -61,7 +62,7 @@ def record(line: Line) -> dict[str, Any]:
 
 def read(lines: list[bytes]) -> list[tuple[object, ...]]:
     reader = TranscriptFile(ClaudeCodeFormat(), Path("session.jsonl"))
-    reader.feed(lines)
+    reader.feed(Lines.of(lines))
     calls = reader.settle(final=True)
     return sorted(
         (

@@ -13,6 +13,7 @@ from typing import Any
 
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
 from spendtap.agentlogs.events import fast_event_id
+from spendtap.agentlogs.lines import Lines
 from spendtap.agentlogs.stats import ImportStats
 from tests.agentlogs.conftest import assistant_record, import_json
 
@@ -42,7 +43,7 @@ def compact(record: dict[str, Any]) -> bytes:
 def read(*lines: bytes) -> tuple[list[tuple[object, ...]], ImportStats]:
     fmt = ClaudeCodeFormat()
     reader = TranscriptFile(fmt, Path("s.jsonl"))
-    reader.feed(list(lines))
+    reader.feed(Lines.of(lines))
     calls = reader.settle(final=True)
     found = [
         (c.response_id, c.request_id, c.output_tokens, c.input_tokens) for c in calls

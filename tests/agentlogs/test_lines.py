@@ -12,7 +12,7 @@ from spendtap.agentlogs.lines import ReadState, read_lines
 
 
 def read_all(path: Path, state: ReadState) -> list[bytes]:
-    return [line for batch in read_lines(path, state) for line in batch]
+    return [line for batch in read_lines(path, state) for line in batch.split()]
 
 
 def test_lines_split_across_chunks_come_out_whole(

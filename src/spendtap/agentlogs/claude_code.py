@@ -19,11 +19,12 @@ first). The call's ``started_at`` is the first of its lines' timestamps and
 
 Lines are looked at as bytes first: user lines (prompts, tool results: most of the
 bytes) are recognised by their first keys and a line without ``"usage"`` is not a
-response; neither is decoded. A response line in Claude Code's own compact form
-(``"content":[...]`` ahead of ``"stop_reason"``) is decoded without its content
-blocks, the bulk of it; any other line (spaced JSON, another key order) is decoded
-whole, so JSON is read however it is spaced, and timestamps with any fraction of a
-second, an offset or none.
+response; neither is decoded. A response line is decoded by msgspec into the few
+fields a call needs, which skips its content blocks (the bulk of it) without
+building them; a line msgspec will not take that way (a ``message`` that is no
+object, a lone UTF-16 surrogate) is decoded whole and then looked at, so JSON is
+read however it is spaced or ordered, and timestamps with any fraction of a second,
+an offset or none.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from spendtap.agentlogs.call import AgentCall, Counts, usage_counts
 from spendtap.agentlogs.context import AgentHomes
+from spendtap.agentlogs.lines import Lines
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
@@ -59,15 +62,41 @@ UNKNOWN_BRANCH = "HEAD"
 #: Seconds without a new line before a followed response is taken as finished.
 SETTLE_S = 2.0
 _USAGE_MARK = b'"usage"'
-_CONTENT_MARK = b'"content":['
-_STOP_MARK = b'],"stop_reason":'
 _USER_MARK = b'"type":"user"'
 _MESSAGE_MARK = b'"message":'
-_MESSAGE_OPEN = b'"message":{'
 #: A JSON escape of a UTF-16 surrogate (only valid in a pair).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 #: How far into a line its top-level keys ahead of ``message`` are looked for.
 _HEAD_BYTES = 512
+#: The largest token count taken (the engine's limit); JSON allows any integer.
+MAX_COUNT = 2**63 - 1
+
+
+class _Message(msgspec.Struct, gc=False):
+    """What a call needs of a line's ``message``: its content blocks are skipped."""
+
+    id: Any = None
+    model: Any = None
+    usage: Any = None
+
+
+class _Line(msgspec.Struct, rename="camel", gc=False):
+    """What a call needs of a transcript line. Values are taken as they are
+    (``Any``) and their types checked where they are used, as for a line decoded
+    whole; only a ``message`` that is no object sends a line the slow way."""
+
+    type: Any = None
+    message: _Message | None = None
+    timestamp: Any = None
+    request_id: Any = None
+    session_id: Any = None
+    version: Any = None
+    cwd: Any = None
+    git_branch: Any = None
+    is_api_error_message: Any = None
+
+
+_LINE_DECODER = msgspec.json.Decoder(_Line)
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -100,7 +129,7 @@ class _Response:
     message_id: str
     request_id: str | None
     output: int
-    record: dict[str, Any]
+    record: _Line
     #: The first and last of its lines' timestamps, as written.
     first_at: str
     last_at: str
@@ -164,33 +193,39 @@ class TranscriptFile:
         self.path = path
         self._pending: dict[str, _Response] = {}
 
-    def feed(self, lines: list[bytes]) -> None:
+    def feed(self, lines: Lines) -> None:
         """Take lines; this loop sees every line of a backfill, so it is kept flat.
 
         Most bytes are prompts and tool results (``user`` lines), told apart by
         their first bytes, and a line without ``"usage"`` is no response: neither
-        is decoded. A response line is decoded without its content blocks (see
-        ``_read_response_line``).
+        is cut out of the chunk or decoded. A response line is decoded without its
+        content blocks (see ``_read_line``).
         """
-        self._stats.lines += len(lines)
+        data, at, end = lines.data, lines.start, lines.end
+        find, rfind = data.find, data.rfind
+        count = 0
         now = time.monotonic()
-        for line in lines:
-            head = line.find(_MESSAGE_MARK, 0, _HEAD_BYTES)
-            if head > 0 and line.find(_USER_MARK, 0, head) >= 0:
+        while at < end:
+            stop = find(b"\n", at, end)  # every line of ``lines`` ends with one
+            count += 1
+            start, at = at, stop + 1
+            head = find(_MESSAGE_MARK, start, min(start + _HEAD_BYTES, stop))
+            if head > start and find(_USER_MARK, start, head) >= 0:
                 continue
-            if line.rfind(_USAGE_MARK) < 0:
+            if rfind(_USAGE_MARK, start, stop) < 0:
                 continue
-            record = _read_response_line(line)
+            record = _read_line(data[start:stop])
             if record is None:
                 self._stats.invalid_lines += 1
             else:
                 self._take(record, now)
+        self._stats.lines += count
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""
         if not tail.strip():
             return True
-        record = _decode(tail)
+        record = _read_line(tail)
         if record is None:
             self._stats.truncated_lines += 1
             log.warning("agentlogs.claude_code.line_truncated path=%s", self.path)
@@ -216,16 +251,16 @@ class TranscriptFile:
                 self._emit_all(response, calls)
         return calls
 
-    def _take(self, record: dict[str, Any], now: float) -> None:
+    def _take(self, record: _Line, now: float) -> None:
         """A decoded line: merged if it is an API response, else ignored."""
-        message = record.get("message")
-        if record.get("type") != "assistant" or type(message) is not dict:
+        message = record.message
+        if record.type != "assistant" or message is None:
             return
-        usage = message.get("usage")
+        usage = message.usage
         if type(usage) is not dict:
             return
-        message_id = message.get("id")
-        at = record.get("timestamp")
+        message_id = message.id
+        at = record.timestamp
         if type(at) is not str or not message_id or type(message_id) is not str:
             self._stats.unusable_lines += 1
             return
@@ -233,11 +268,11 @@ class TranscriptFile:
         if not is_time(at, canonical):  # checked here: a bad line costs itself only
             self._stats.unusable_lines += 1
             return
-        request_id = record.get("requestId")
+        request_id = record.request_id
         if type(request_id) is not str or not request_id:
             request_id = None
-        output = usage.get("output_tokens")
-        rank = output if type(output) is int and output >= 0 else -1
+        output = _count(usage.get("output_tokens"))
+        rank = -1 if output is None else output
 
         first = self._pending.get(message_id)
         response = first.find(request_id) if first is not None else None
@@ -277,8 +312,9 @@ class TranscriptFile:
 
     def _emit(self, response: _Response, calls: list[AgentCall]) -> None:
         record = response.record
-        message = record["message"]
-        if message.get("model") == SYNTHETIC_MODEL or record.get("isApiErrorMessage"):
+        message = record.message
+        assert message is not None  # only response lines are kept
+        if message.model == SYNTHETIC_MODEL or record.is_api_error_message:
             self._stats.synthetic_lines += 1
             return
         if not self._format.claim(response.message_id, response.request_id):
@@ -324,14 +360,14 @@ def earlier(a: str, b: str) -> bool:
 
 
 def to_call(
-    line: dict[str, Any], response: _Response, first: datetime, last: datetime
+    line: _Line, response: _Response, first: datetime, last: datetime
 ) -> AgentCall:
     """The call a response line describes (positional: one is made per call)."""
-    message = line["message"]
-    usage = message["usage"]
-    get = line.get
-    model = _text(message.get("model"))
-    branch = _text(get("gitBranch"))
+    message = line.message
+    assert message is not None  # only response lines are kept
+    usage = message.usage
+    model = _text(message.model)
+    branch = _text(line.git_branch)
     first_text, last_text = response.first_at, response.last_at
     return AgentCall(
         CaptureSource.CLAUDE_CODE_LOG,
@@ -346,9 +382,9 @@ def to_call(
         None,
         response.request_id,
         response.message_id,
-        _text(get("sessionId")),
-        _text(get("version")),
-        _text(get("cwd")),
+        _text(line.session_id),
+        _text(line.version),
+        _text(line.cwd),
         None if branch == UNKNOWN_BRANCH else branch,
         None,
         None,
@@ -372,7 +408,8 @@ def transcript_counts(raw: dict[str, Any]) -> Counts:
     that the two agree). Compaction steps (``iterations``) go the general way.
     """
     if raw.get("iterations"):
-        return usage_counts(anthropic_usage(raw))
+        counts = usage_counts(anthropic_usage(raw))
+        return tuple(_count(count) for count in counts)  # type: ignore[return-value]
     write = _count(raw.get("cache_creation_input_tokens"))
     split = raw.get("cache_creation")
     write_5m = write_1h = None
@@ -403,37 +440,44 @@ def transcript_usage(raw: dict[str, Any]) -> Usage:
 
 
 def _count(value: object) -> int | None:
-    """``as_count``: a non-negative int (never a bool), else None."""
-    return value if type(value) is int and value >= 0 else None
+    """``as_count`` up to ``MAX_COUNT``: a non-negative int (never a bool), else
+    None."""
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else None
 
 
-def _read_response_line(line: bytes) -> dict[str, Any] | None:
-    """A response line as a JSON object, without decoding its content blocks.
+def _read_line(line: bytes) -> _Line | None:
+    """A line's call fields, without decoding its content blocks; None when the
+    line is not a JSON object.
 
-    Claude Code writes ``"message":{..."content":[...]`` and then
-    ``"stop_reason"`` and the usage; the blocks are the bulk of the line and are
-    never needed, so a line of that shape is read with an empty content list: one
-    message, and no usage ahead of its content (so two records run together by a
-    crash, or usage written first, are not mistaken for it). Anything else is
-    decoded whole. None when the line is not a JSON object.
+    msgspec reads the line whole (so two records run together by a crash are no
+    line) and builds only the fields of ``_Line``. A line it will not take that
+    way is decoded whole by ``_decode`` and its fields taken from the result: the
+    two ways agree on every line both take (a property test holds them together).
     """
-    start = line.find(_CONTENT_MARK)
-    if start >= 0:
-        stop = line.rfind(_STOP_MARK)
-        if (
-            stop > start
-            and line.find(_USAGE_MARK, 0, start) < 0
-            and line.count(_MESSAGE_OPEN) == 1
-        ):
-            record = _decode(line[: start + len(_CONTENT_MARK)] + line[stop:])
-            if record is not None and _is_response(record):
-                return record
-    return _decode(line)
+    try:
+        return _LINE_DECODER.decode(line)
+    except msgspec.MsgspecError:
+        record = _decode(line)
+        return None if record is None else line_of(record)
 
 
-def _is_response(record: dict[str, Any]) -> bool:
+def line_of(record: dict[str, Any]) -> _Line:
+    """The call fields of a line decoded whole."""
     message = record.get("message")
-    return isinstance(message, dict) and "id" in message and "usage" in message
+    get = record.get
+    return _Line(
+        get("type"),
+        _Message(message.get("id"), message.get("model"), message.get("usage"))
+        if type(message) is dict
+        else None,
+        get("timestamp"),
+        get("requestId"),
+        get("sessionId"),
+        get("version"),
+        get("cwd"),
+        get("gitBranch"),
+        get("isApiErrorMessage"),
+    )
 
 
 def _decode(data: bytes) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ import orjson
 from spendtap.agentlogs.call import AgentCall, usage_counts
 from spendtap.agentlogs.claude_code import sorted_by_age
 from spendtap.agentlogs.context import AgentHomes
+from spendtap.agentlogs.lines import Lines
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
@@ -120,7 +121,8 @@ class RolloutFile:
         self.path = path
         self._session = _Session()
 
-    def feed(self, lines: list[bytes]) -> None:
+    def feed(self, block: Lines) -> None:
+        lines = block.split()
         self._stats.lines += len(lines)
         for line in lines:
             self._take_line(line)

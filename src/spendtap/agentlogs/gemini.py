@@ -37,6 +37,7 @@ import orjson
 from spendtap.agentlogs.call import AgentCall
 from spendtap.agentlogs.claude_code import sorted_by_age
 from spendtap.agentlogs.context import AgentHomes
+from spendtap.agentlogs.lines import Lines
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
@@ -128,7 +129,8 @@ class ChatFile:
         self._cwd = _project_root(path)
         self._pending: dict[str, _Message] = {}
 
-    def feed(self, lines: list[bytes]) -> None:
+    def feed(self, block: Lines) -> None:
+        lines = block.split()
         self._stats.lines += len(lines)
         if self._legacy:  # one JSON document over many lines
             self._buffer.extend(lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from spendtap.agentlogs.call import AgentCall
-from spendtap.agentlogs.lines import ReadState, read_lines
+from spendtap.agentlogs.lines import Lines, ReadState, read_lines
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.event import CaptureSource
 
@@ -29,8 +29,8 @@ FOLLOW_INTERVAL_S = 1.0
 class LogFile(Protocol):
     """One log file being read; its calls come out when they are finished."""
 
-    def feed(self, lines: list[bytes]) -> None:
-        """Take complete lines (without their newline). Never raises."""
+    def feed(self, lines: Lines) -> None:
+        """Take complete lines. Never raises."""
 
     def feed_tail(self, tail: bytes) -> bool:
         """Take an unterminated last line; False (and counted) when cut short."""

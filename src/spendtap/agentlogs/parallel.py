@@ -18,10 +18,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import orjson
 
+from spendtap.agentlogs.call import AgentCall
+from spendtap.agentlogs.events import EventLine
 from spendtap.agentlogs.importer import LogImporter, file_size
 from spendtap.agentlogs.stats import ImportStats
 
@@ -33,10 +35,11 @@ MAX_WORKERS = 4
 #: A child's events are passed on about this many bytes at a time.
 _COLLECT_BYTES = 1024 * 1024
 
-EventJson = dict[str, Any]
-#: Reads a list of files and hands each event to the callback; the flag says
-#: whether to report progress (only the parent draws on the terminal).
-ShardReader = Callable[[Sequence[Path], Callable[[EventJson], None], bool], None]
+#: Reads a list of files and hands each call and its event line to the callback;
+#: the flag says whether to report progress (only the parent draws on the terminal).
+ShardReader = Callable[
+    [Sequence[Path], Callable[[AgentCall, EventLine], None], bool], None
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +88,13 @@ def run_sharded(
     importer: LogImporter,
     shards: list[list[Path]],
     read_shard: ShardReader,
-    emit: Callable[[EventJson | bytes], None],
+    emit: Callable[[bytes], None],
     emit_lines: Callable[[list[bytes]], None],
 ) -> None:
-    """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
-    passed on once: the parent's as objects to ``emit``, a child's as JSON lines,
-    all at once to ``emit_lines`` (or one by one to ``emit`` when some of them were
-    passed on already)."""
+    """Read ``shards[1:]`` in children and ``shards[0]`` here; every event line is
+    passed on once: the parent's one by one to ``emit``, a child's all at once to
+    ``emit_lines`` (or one by one to ``emit`` when some of them were passed on
+    already)."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
@@ -99,9 +102,9 @@ def run_sharded(
     fmt = importer.format
     claim = fmt.claim if isinstance(fmt, ClaimsResponses) else None
 
-    def keep(event: EventJson) -> None:
-        seen.add(event["event_id"])
-        emit(event)
+    def keep(_call: AgentCall, line: EventLine) -> None:
+        seen.add(line.event_id)
+        emit(line.data)
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
@@ -171,9 +174,9 @@ def _child_main(
     ):
         dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
-        def write(event: EventJson) -> None:
-            out.write(dumps(event, option=newline))
-            key = (event["event_id"], event["response_id"], event["request_id"])
+        def write(call: AgentCall, line: EventLine) -> None:
+            out.write(line.data)
+            key = (line.event_id, call.response_id, call.request_id)
             keys.write(dumps(key, option=newline))
 
         read_shard(shard, write, False)
@@ -185,7 +188,7 @@ def _collect(
     child: _Child,
     seen: set[str],
     claim: Claim | None,
-    emit: Callable[[EventJson | bytes], None],
+    emit: Callable[[bytes], None],
     emit_lines: Callable[[list[bytes]], None],
 ) -> bool:
     try:

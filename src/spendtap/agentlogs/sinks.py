@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 import orjson
 
 from spendtap.agentlogs import parallel
 from spendtap.agentlogs.call import AgentCall
-from spendtap.agentlogs.events import EventFactory
+from spendtap.agentlogs.events import EventFactory, EventLine
 from spendtap.agentlogs.importer import LogImporter, ProgressCallback
 from spendtap.delivery.spool import Spool
 
@@ -21,15 +21,10 @@ log = logging.getLogger(__name__)
 #: Events handed to a sink at once (one durable spool commit each).
 BATCH_SIZE = 500
 
-EventJson = dict[str, Any]
-
 
 class EventSink(Protocol):
-    def put(self, events: Sequence[EventJson]) -> None:
-        """Take usage events as the contract's JSON objects."""
-
     def put_lines(self, lines: Sequence[bytes]) -> None:
-        """Take usage events as JSON text, one event a line."""
+        """Take usage events as JSON text, one event a line (newline included)."""
 
 
 class JsonLinesSink:
@@ -39,14 +34,7 @@ class JsonLinesSink:
         self._stream = stream
         self.written = 0
 
-    def put(self, events: Sequence[EventJson]) -> None:
-        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-        self._write([dumps(e, option=newline) for e in events])
-
     def put_lines(self, lines: Sequence[bytes]) -> None:
-        self._write([line if line.endswith(b"\n") else line + b"\n" for line in lines])
-
-    def _write(self, lines: list[bytes]) -> None:
         self._stream.write(b"".join(lines))
         self._stream.flush()
         self.written += len(lines)
@@ -60,46 +48,30 @@ class SpoolSink:
         self.put_count = 0
         self.added = 0
 
-    def put(self, events: Sequence[EventJson]) -> None:
-        self.added += self._spool.put_many(events)
-        self.put_count += len(events)
-
     def put_lines(self, lines: Sequence[bytes]) -> None:
-        self.put([orjson.loads(line) for line in lines])
+        self.added += self._spool.put_many([orjson.loads(line) for line in lines])
+        self.put_count += len(lines)
 
 
 class _Batcher:
-    """Hands events to a sink ``BATCH_SIZE`` at a time, in the order they came."""
+    """Hands event lines to a sink ``BATCH_SIZE`` at a time, in the order they came."""
 
     def __init__(self, sink: EventSink, size: int = BATCH_SIZE) -> None:
         self._sink = sink
         self._size = size
-        self._events: list[EventJson] = []
         self._lines: list[bytes] = []
 
-    def add(self, event: EventJson | bytes) -> None:
-        if isinstance(event, bytes):
-            if self._events:
-                self.flush()
-            self._lines.append(event)
-            if len(self._lines) >= self._size:
-                self.flush()
-            return
-        if self._lines:
-            self.flush()
-        self._events.append(event)
-        if len(self._events) >= self._size:
+    def add(self, line: bytes) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= self._size:
             self.flush()
 
     def add_lines(self, lines: list[bytes]) -> None:
-        """Many events as JSON lines, after those already added."""
+        """Many event lines, after those already added."""
         self.flush()
         self._sink.put_lines(lines)
 
     def flush(self) -> None:
-        if self._events:
-            self._sink.put(self._events)
-            self._events = []
         if self._lines:
             self._sink.put_lines(self._lines)
             self._lines = []
@@ -131,14 +103,14 @@ def run_import(
             batcher.flush()
             return
 
-    _deliver(
-        importer.backfill(progress, then_follow=follow is not None), factory, batcher
-    )
+    build = factory.build_line
+    for call in importer.backfill(progress, then_follow=follow is not None):
+        batcher.add(build(call).data)
     batcher.flush()
     if follow is not None:
         log.info("agentlogs.follow.started format=%s", importer.format.name)
         for call in importer.follow(follow):
-            batcher.add(factory.build_json(call))
+            batcher.add(build(call).data)
             batcher.flush()
 
 
@@ -146,18 +118,12 @@ def _shard_reader(
     importer: LogImporter, factory: EventFactory, progress: ProgressCallback | None
 ) -> parallel.ShardReader:
     def read(
-        paths: Sequence[Path], emit: Callable[[EventJson], None], report: bool
+        paths: Sequence[Path],
+        emit: Callable[[AgentCall, EventLine], None],
+        report: bool,
     ) -> None:
-        build = factory.build_json
+        build = factory.build_line
         for call in importer.backfill(progress if report else None, paths=paths):
-            emit(build(call))
+            emit(call, build(call))
 
     return read
-
-
-def _deliver(
-    calls: Iterable[AgentCall], factory: EventFactory, batcher: _Batcher
-) -> None:
-    build = factory.build_json
-    for call in calls:
-        batcher.add(build(call))
