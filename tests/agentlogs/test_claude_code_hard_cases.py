@@ -147,3 +147,88 @@ def test_a_copy_without_request_id_in_the_other_process_is_dropped_as_in_one(
     assert split == whole
     assert len(whole) == 1
     assert "cross_file_duplicates=1" in split_log.splitlines()[-1]
+
+
+def test_a_copy_the_second_process_took_first_hides_no_later_call(
+    tmp_path: Path,
+) -> None:
+    """a: m2/r2 (all of the first shard); b: a copy of m2 without request id;
+    c: m2 with another request, r1. In order: b's copy is dropped (m2 was taken
+    with r2), and c's r1 is a call of its own: two calls. The second process once
+    took b's copy itself, dropped c for it, and the parent then dropped b: one."""
+    projects = tmp_path / "projects" / "-home-dev-p"
+    projects.mkdir(parents=True)
+    user = {"type": "user", "message": {"role": "user", "content": "x" * 4000}}
+    files = {
+        "a.jsonl": [user, line("m2", 5, "2025-10-02T10:00:00.000Z", "r2")],
+        "b.jsonl": [line("m2", 5, "2025-10-02T10:00:00.000Z", None)],
+        "c.jsonl": [line("m2", 7, "2025-10-02T10:01:00.000Z", "r1")],
+    }
+    for index, (name, records) in enumerate(files.items()):
+        path = projects / name
+        path.write_bytes(b"".join(compact(r) + b"\n" for r in records))
+        os.utime(path, (1_759_000_000 + 60 * index,) * 2)
+
+    data = tmp_path / "data"
+    split, split_log = import_json(projects.parent, data, split=True, home=tmp_path)
+    whole, _ = import_json(projects.parent, data, split=False, home=tmp_path)
+
+    assert "agentlogs.backfill.split shards=2" in split_log
+    assert split == whole
+    assert sorted(json.loads(e)["request_id"] for e in whole) == ["r1", "r2"]
+    assert "cross_file_duplicates=1" in split_log.splitlines()[-1]
+
+
+def test_nesting_too_deep_to_decode_costs_its_line_only() -> None:
+    """1,500 nested lists in the content (msgspec and the standard library stop at
+    about a thousand): that line is invalid, the others are read."""
+    nest = b"[" * 1500 + b"]" * 1500
+
+    def deep(message_id: str, text: str) -> bytes:
+        record = line(message_id, 5, "2025-10-02T10:00:00.000Z", text=text)
+        record["message"]["content"].append("NEST")
+        return compact(record).replace(b'"NEST"', nest)
+
+    calls, stats = read(
+        compact(line("ok", 3, "2025-10-02T10:00:00.000Z")),
+        deep("mD", "plain"),
+        deep("mC", "cut \ud83d"),  # read by the standard library instead
+    )
+
+    assert calls == [("ok", "req_1", 3, 10)]
+    assert stats.invalid_lines == 2
+
+
+def test_a_week_date_is_no_canonical_time() -> None:
+    """``2025-W40-4T09:00:00.000Z`` (Thursday of week 40: 2 October, 09:00) has
+    Claude Code's length and separators at 10 and 19, but does not sort as text."""
+    fmt = ClaudeCodeFormat()
+    reader = TranscriptFile(fmt, Path("s.jsonl"))
+    reader.feed(
+        Lines.of(
+            [
+                compact(line("m1", 1, "2025-10-02T10:00:00.000Z")),
+                compact(line("m1", 2, "2025-W40-4T09:00:00.000Z")),
+            ]
+        )
+    )
+    (call,) = reader.settle(final=True)
+
+    assert call.started_at.isoformat() == "2025-10-02T09:00:00+00:00"
+    assert call.ended_at is not None
+    assert call.ended_at.isoformat() == "2025-10-02T10:00:00+00:00"
+    assert (call.started_text, call.ended_text) == (None, "2025-10-02T10:00:00.000Z")
+    assert call.output_tokens == 2
+
+
+def test_the_fallback_reader_takes_only_what_orjson_would() -> None:
+    """A line with a cut emoji goes to the standard library; a byte order mark or
+    NaN there makes it no line, as orjson says of a line without the emoji."""
+    record = compact(line("mB", 4, "2025-10-02T10:00:00.000Z", text="\ud83d"))
+    with_bom = b"\xef\xbb\xbf" + record
+    with_nan = record[:-1] + b',"x":NaN}'
+
+    for bad in (with_bom, with_nan):
+        calls, stats = read(bad)
+        assert (calls, stats.invalid_lines) == ([], 1)
+    assert read(record)[0] == [("mB", "req_1", 4, 10)]

@@ -34,6 +34,10 @@ EVENT_FAULTS: list[tuple[str, dict[str, Any], str]] = [
     ("provider null", {"provider": None}, "provider"),
     ("http status out of range", {"http_status": 42}, "http_status"),
     ("user not a string", {"user": ["a"]}, "user"),
+    # PostgreSQL cannot store NUL; SQLite could, so both refuse it alike.
+    ("NUL in a dimension", {"branch": "feat\u0000x"}, "branch"),
+    ("NUL in the provider", {"provider": "\u0000"}, "provider"),
+    ("NUL in the event id", {"event_id": "e-\u0000"}, "event_id"),
 ]
 
 
@@ -94,10 +98,27 @@ def test_missing_field_is_named_with_what_to_send(
             "index": 1,
             "field": "model",
             "message": "field 'model' is missing",
-            "fix": "add it: a string of at most 2048 characters, or null when unknown",
+            "fix": (
+                "add it: a string of at most 2048 characters without NUL, "
+                "or null when unknown"
+            ),
         }
     ]
     assert_nothing_stored(query_db)
+
+
+def test_nul_is_named_with_the_fix(
+    client: TestClient, make_event: EventFactory
+) -> None:
+    response = client.post(
+        "/v1/events", json={"events": [make_event(user="dev\u0000@acme.example")]}
+    )
+
+    (detail,) = assert_error_shape(response.json(), "invalid_batch")
+    assert detail["message"] == (
+        "user holds a NUL character (U+0000), which no store can keep"
+    )
+    assert detail["fix"].startswith("drop the NUL from it at the source")
 
 
 def test_unknown_field_message_says_remove_it(

@@ -270,3 +270,15 @@ def test_cross_source_duplicates_add_nothing_to_the_report(
 
     assert (totals["calls"], totals["input_tokens"]) == (2, 200)
     assert Decimal(str(totals["cost_usd"])) == Decimal("0.0022")
+
+
+def test_looking_up_an_id_with_a_nul_finds_nothing_on_either_store(
+    client: TestClient, make_event: EventFactory
+) -> None:
+    """Ingest refuses NUL, so no such id was received (PostgreSQL failed with 500)."""
+    ingest(client, make_event(event_id="a"))
+
+    response = client.get("/v1/events/a%00")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

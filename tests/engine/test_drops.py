@@ -82,6 +82,9 @@ def test_drop_pages_follow_the_cursor(client: TestClient) -> None:
         ({"first_at": "yesterday"}, "first_at"),
         ({"last_at": "2025-06-01T07:00:00Z"}, None),  # before first_at
         ({"extra": 1}, "extra"),
+        # PostgreSQL cannot store NUL (a 500 there before); both stores say 422.
+        ({"reason": "spool full\u0000"}, "reason"),
+        ({"drop_id": "\u0000"}, "drop_id"),
     ],
 )
 def test_bad_drop_record_is_422_and_nothing_is_kept(
@@ -97,3 +100,10 @@ def test_bad_drop_record_is_422_and_nothing_is_kept(
     if field is not None:
         assert any(field in (d["field"] or "") for d in error["details"])
     assert client.get("/v1/drops").json()["drops"] == []
+
+
+def test_a_drop_cursor_with_a_nul_is_422(client: TestClient) -> None:
+    response = client.get("/v1/drops", params={"cursor": "d-\u0000"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "cursor"

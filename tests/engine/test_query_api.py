@@ -217,6 +217,26 @@ def test_filters_select_values_and_empty_selects_missing(
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/spend", {"bucket": "none", "user": "ana\u0000"}),
+        ("/v1/movers", {"by": "user", "repo": "\u0000"}),
+    ],
+)
+def test_a_nul_in_a_filter_is_refused_by_name(
+    client: TestClient, path: str, params: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text outright (a 500 before); both stores say 422."""
+    response = client.get(path, params=params)
+
+    assert response.status_code == 422
+    (detail,) = response.json()["error"]["details"]
+    field = next(name for name in params if name in ("user", "repo"))
+    assert detail["field"] == field
+    assert "NUL" in detail["message"]
+
+
 def test_minute_buckets_over_months_are_refused(client: TestClient) -> None:
     response = client.get(
         "/v1/spend",

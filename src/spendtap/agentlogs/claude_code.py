@@ -162,16 +162,23 @@ class ClaudeCodeFormat:
         self.stats = stats or ImportStats()
         #: message id -> request ids already emitted (cross-file de-duplication).
         self._emitted: dict[str, str | list[str | None] | None] = {}
+        self._deferred = False
 
     def discover(self, root: Path) -> list[Path]:
         """Transcript files under ``root``, oldest first (copies come after originals)."""
         return sorted_by_age(root.rglob("*.jsonl")) if root.is_dir() else []
+
+    def defer_claims(self) -> None:
+        """Emit every response, copies too: another process claims them in order."""
+        self._deferred = True
 
     def open(self, path: Path) -> TranscriptFile:
         return TranscriptFile(self, path)
 
     def claim(self, message_id: str, request_id: str | None) -> bool:
         """True the first time a response is emitted, False for a copy of it."""
+        if self._deferred:
+            return True
         emitted = self._emitted
         if message_id not in emitted:
             emitted[message_id] = request_id
@@ -335,7 +342,12 @@ def is_canonical(stamp: str) -> bool:
     """Whether a timestamp is written exactly as the usage event writes times
     (``2025-10-02T09:00:02.100Z``, as Claude Code does), so it sorts as text."""
     return (
-        len(stamp) == 24 and stamp[-1] == "Z" and stamp[19] == "." and stamp[10] == "T"
+        len(stamp) == 24
+        and stamp[-1] == "Z"
+        and stamp[19] == "."
+        and stamp[10] == "T"
+        and stamp[4] == stamp[7] == "-"  # not a week date (2025-W40-4T...)
+        and stamp[13] == stamp[16] == ":"
     )
 
 
@@ -452,11 +464,13 @@ def _read_line(line: bytes) -> _Line | None:
     msgspec reads the line whole (so two records run together by a crash are no
     line) and builds only the fields of ``_Line``. A line it will not take that
     way is decoded whole by ``_decode`` and its fields taken from the result: the
-    two ways agree on every line both take (a property test holds them together).
+    two ways agree on every line both take (a property test holds them together),
+    except that msgspec does not check the UTF-8 of text it skips, so a broken byte
+    in a line's content does not cost the line its call.
     """
     try:
         return _LINE_DECODER.decode(line)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # nested too deep: orjson says
         record = _decode(line)
         return None if record is None else line_of(record)
 
@@ -485,7 +499,9 @@ def _decode(data: bytes) -> dict[str, Any] | None:
 
     orjson refuses a lone UTF-16 surrogate escape (``\\ud83d``), which Node writes
     for an emoji cut in half; such a line is read with the standard library and the
-    broken characters replaced, as a line of any other shape would be.
+    broken characters replaced, as a line of any other shape would be. The standard
+    library is held to what orjson takes otherwise: UTF-8 without a byte order
+    mark, no ``NaN`` or ``Infinity``, and nesting it can follow.
     """
     try:
         value = orjson.loads(data)
@@ -493,10 +509,15 @@ def _decode(data: bytes) -> dict[str, Any] | None:
         if _SURROGATE_ESCAPE.search(data) is None:
             return None
         try:
-            value = _replace_surrogates(json.loads(data))
-        except ValueError:
+            value = json.loads(data.decode(), parse_constant=_no_constant)
+            value = _replace_surrogates(value)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return None
     return value if isinstance(value, dict) else None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _replace_surrogates(value: Any) -> Any:

@@ -118,11 +118,18 @@ def run_sharded(
 @runtime_checkable
 class ClaimsResponses(Protocol):
     """A format that counts a response once by its own rule (Claude Code: message
-    id plus request id, or the message id alone when either lacks the request id);
-    the parent applies it to the children's calls in reading order, so a call
-    copied across shards is dropped exactly as one process would drop it."""
+    id plus request id, or the message id alone when either lacks the request id).
+
+    The rule depends on every response read before, so a child cannot apply it to
+    its own: a copy the child took first may be one the parent drops, and what the
+    child dropped for it is then lost. Children claim nothing (``defer_claims``)
+    and the parent applies the rule to their calls in reading order, as one
+    process would."""
 
     def claim(self, message_id: str, request_id: str | None) -> bool: ...
+
+    def defer_claims(self) -> None:
+        """From now on take every response: the parent claims them."""
 
 
 Claim = Callable[[str, str | None], bool]
@@ -167,6 +174,8 @@ def _child_main(
 ) -> None:
     for field in fields(ImportStats):  # the child reports only its own counts
         setattr(importer.stats, field.name, 0)
+    if isinstance(importer.format, ClaimsResponses):
+        importer.format.defer_claims()
     buffering = 1024 * 1024
     with (
         open(files.events, "wb", buffering=buffering) as out,

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from spendtap.engine.access import Principal, needs_ingest, needs_read
 from spendtap.engine.drops import DropRecord, list_drops, store_drops
 from spendtap.engine.http_errors import ErrorOut
-from spendtap.engine.schema import MAX_INT, check_time
+from spendtap.engine.schema import MAX_INT, NO_NUL, check_time
 from spendtap.engine.state import EngineState, engine_state
 from spendtap.engine.timestamps import parse_rfc3339
 
@@ -36,10 +36,10 @@ class DropIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    drop_id: Annotated[str, Field(min_length=1, max_length=256)]
-    device_id: Annotated[str, Field(max_length=2048)] | None
+    drop_id: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
+    device_id: Annotated[str, Field(max_length=2048, pattern=NO_NUL)] | None
     count: Annotated[int, Field(ge=1, le=MAX_INT)]
-    reason: Annotated[str, Field(min_length=1, max_length=2048)]
+    reason: Annotated[str, Field(min_length=1, max_length=2048, pattern=NO_NUL)]
     first_at: Time
     last_at: Time
 
@@ -110,7 +110,12 @@ async def get_drops(
     state: State,
     cursor: Annotated[
         str | None,
-        Query(min_length=1, max_length=256, description="next_cursor of the last page"),
+        Query(
+            min_length=1,
+            max_length=256,
+            pattern=NO_NUL,
+            description="next_cursor of the last page",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DROPS)] = 100,
 ) -> DropsOut:

@@ -114,7 +114,8 @@ def get_event(
 ) -> ExactJSONResponse:
     """For an id that was a cross-source duplicate, the stored call it was linked to
     (``duplicate_of``); ``event`` is null once retention removed the raw event."""
-    found = find_event(state.db, event_id)
+    # Ingest refuses NUL (PostgreSQL cannot even compare with it): never received.
+    found = None if "\x00" in event_id else find_event(state.db, event_id)
     if found is None:
         message = f"no event with id {event_id!r} was ever received"
         fix = "check the id (GET /v1/events lists them in arrival order)"

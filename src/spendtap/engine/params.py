@@ -151,6 +151,14 @@ def dimension_filters(
     given = dict(
         zip(DIMENSIONS, (model, provider, agent, user, repo, ticket), strict=True)
     )
+    for dimension, value in given.items():
+        if value is not None and "\x00" in value:  # PostgreSQL refuses it outright
+            raise invalid(
+                dimension.value,
+                f"{dimension.value} holds a NUL character (U+0000), which no stored "
+                "value has",
+                f"send {dimension.value} without it",
+            )
     return tuple((d, value or None) for d, value in given.items() if value is not None)
 
 

@@ -32,6 +32,8 @@ MAX_TEXT = 2048
 MAX_EVENT_ID = 256
 MAX_COST_USD = 1_000_000
 MAX_LISTED_PROBLEMS = 50
+#: Text without NUL (U+0000): PostgreSQL cannot store it, so neither store takes it.
+NO_NUL = "^[^\\u0000]*$"
 
 
 def check_time(value: str) -> str:
@@ -44,8 +46,8 @@ def check_time(value: str) -> str:
 
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=NO_NUL)]
+Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=NO_NUL)]
 Time = Annotated[
     str,
     Field(max_length=64, json_schema_extra={"format": "date-time"}),
@@ -59,7 +61,9 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    event_id: Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID)]
+    event_id: Annotated[
+        str, Field(min_length=1, max_length=MAX_EVENT_ID, pattern=NO_NUL)
+    ]
     capture_source: CaptureSource
     provider: Name
     api: Name
@@ -135,12 +139,14 @@ def _one_of(values: Sequence[str]) -> str:
 
 
 _COUNT = "a non-negative integer, or null when unknown"
-_TEXT = f"a string of at most {MAX_TEXT} characters, or null when unknown"
+_TEXT = (
+    f"a string of at most {MAX_TEXT} characters without NUL, or null when unknown"
+)
 _TIME = f"an RFC 3339 time with a zone, like {EXAMPLE}"
 
 #: What each field takes, in words: the base of every message and fix.
 EXPECTED: Mapping[str, str] = {
-    "event_id": f"a non-empty string of at most {MAX_EVENT_ID} characters",
+    "event_id": f"a non-empty string of at most {MAX_EVENT_ID} characters, no NUL",
     "capture_source": _one_of(list(CaptureSource)),
     "provider": 'a non-empty string such as "anthropic"',
     "api": 'a non-empty string such as "messages"',
@@ -235,6 +241,9 @@ def _event_problem(index: int, field: str, error: ErrorDetails) -> Problem:
     elif error["type"] == "missing":
         message = f"field {field!r} is missing"
         fix = f"add it: {expected}"
+    elif error["type"] == "string_pattern_mismatch":  # the only pattern: NO_NUL
+        message = f"{field} holds a NUL character (U+0000), which no store can keep"
+        fix = f"drop the NUL from it at the source; send {expected}"
     else:
         message = f"{field} is {_short(error['input'])}: {error['msg']}"
         fix = f"send {expected}"
