@@ -12,9 +12,10 @@ pipeline dropped (queue full, disk full) is released at once. Responses framed b
 ``Content-Length`` alone are complete for the client when their last byte arrives,
 before this hook; for those the window between that byte and the commit remains.
 
-TODO(#5): close that window too: the capture addon (capture/addon.py) could let
-mitmproxy buffer captured non-streamed JSON bodies (``stream = False``, parsing them
-in the response hook), so their bytes leave only after this barrier.
+Known limit, not scheduled (issue 5, which built this barrier, is closed): that
+window could be closed by having mitmproxy buffer captured non-streamed JSON bodies
+(``stream = False`` in capture/addon.py, parsed in the response hook), so their bytes
+leave only after this barrier, at the cost of holding each such body until it ends.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from spendtap.engine.access import Principal, needs_ingest, needs_read
 from spendtap.engine.drops import DropRecord, list_drops, store_drops
 from spendtap.engine.http_errors import ErrorOut
+from spendtap.engine.params import invalid
 from spendtap.engine.schema import MAX_INT, NO_NUL, check_time
 from spendtap.engine.state import EngineState, engine_state
 from spendtap.engine.timestamps import parse_rfc3339
@@ -110,15 +111,16 @@ async def get_drops(
     state: State,
     cursor: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=256,
-            pattern=NO_NUL,
-            description="next_cursor of the last page",
-        ),
+        Query(min_length=1, max_length=256, description="next_cursor of the last page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DROPS)] = 100,
 ) -> DropsOut:
+    if cursor is not None and "\x00" in cursor:  # PostgreSQL cannot compare with it
+        raise invalid(
+            "cursor",
+            "cursor holds a NUL character (U+0000), which no drop id has",
+            "send the next_cursor of the last page as it was given",
+        )
     page = await run_in_threadpool(list_drops, state.db, cursor, limit + 1)
     more = len(page) > limit
     page = page[:limit]

@@ -139,9 +139,7 @@ def _one_of(values: Sequence[str]) -> str:
 
 
 _COUNT = "a non-negative integer, or null when unknown"
-_TEXT = (
-    f"a string of at most {MAX_TEXT} characters without NUL, or null when unknown"
-)
+_TEXT = f"a string of at most {MAX_TEXT} characters without NUL, or null when unknown"
 _TIME = f"an RFC 3339 time with a zone, like {EXAMPLE}"
 
 #: What each field takes, in words: the base of every message and fix.

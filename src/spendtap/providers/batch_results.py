@@ -9,7 +9,8 @@ download of the same file can be recognised. Lines that failed add nothing.
 The model is the one model that served every line. A batch may mix models
 (Anthropic allows it); such a file's call has no model and so stays unpriced and
 flagged rather than priced at one model's rate.
-TODO(#3): one call per model (or per line) once a reader may return several calls.
+Known limit, not scheduled (issue 3 is closed): one call per model, or per line,
+would price such a file, once a reader may return several calls.
 
 A download that holds no result lines (some other file, or only failed lines) is
 recorded as a call that is not billable.

@@ -12,7 +12,8 @@ the socket closes (sessions last at most about an hour).
 Usage per response: ``input_tokens`` includes ``input_token_details.cached_tokens``,
 as everywhere in OpenAI's APIs. The text/audio split of the details is not kept: the
 usage event has no audio fields yet, so audio is priced as text would be
-(TODO(#3): audio token fields in the usage event, and prices for them).
+(known limit, not scheduled: audio is dearer than text, so such a session's cost is
+low until the usage event has audio token fields and the pricer their rates).
 
 Status: a response still open when the socket closed makes the session ``truncated``
 (its usage never arrived); a session in which nothing completed and an error was
