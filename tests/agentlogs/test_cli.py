@@ -70,6 +70,28 @@ def test_import_into_the_spool_adds_nothing_the_second_time(
         spool.close()
 
 
+def test_spooled_events_are_the_printed_events(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """The spool keeps each event's JSON as the import wrote it: the same objects
+    ``--json`` prints, field for field."""
+    projects, data_dir = claude_case(*CASES), tmp_path / "data"
+    printed = run_json(projects, data_dir, capsysbinary)
+    code = main(["import", "claude-code", str(projects), "--data-dir", str(data_dir)])
+
+    spool = Spool.in_dir(data_dir)
+    try:
+        spooled = [taken.event for taken in spool.take(100)]
+    finally:
+        spool.close()
+
+    assert code == 0
+    assert sorted(spooled, key=str) == sorted(printed, key=str)
+    assert len(spooled) == CALLS_IN_CASES
+
+
 def test_import_with_engine_ships_every_event_once(
     claude_case: ClaudeCopier,
     tmp_path: Path,

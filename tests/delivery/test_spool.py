@@ -187,6 +187,52 @@ def test_bury_moves_events_to_the_dead_table_with_the_reason(spool: Spool) -> No
     assert spool.drops() == 0  # dead-lettered, not dropped
 
 
+def test_encoded_events_are_stored_as_given_and_count_once(spool: Spool) -> None:
+    spool.put(event(1))
+    lines = [
+        ("ev-00001", b'{"event_id":"ev-00001","n":9}\n'),  # already there: kept
+        ("ev-00002", b'{"event_id":"ev-00002","model":"caf\xc3\xa9","n":2}\n'),
+        ("ev-00003", b'{"event_id":"ev-00003","n":3}'),  # no newline: the same
+    ]
+
+    added = spool.put_encoded(lines)
+
+    assert added == 2
+    assert [t.event for t in spool.take(10)] == [
+        event(1),
+        {"event_id": "ev-00002", "model": "café", "n": 2},
+        {"event_id": "ev-00003", "n": 3},
+    ]
+    assert spool.stats().bytes == sum(
+        len(body)
+        for body in (
+            b'{"event_id":"ev-00001","provider":"anthropic","n":1}',
+            b'{"event_id":"ev-00002","model":"caf\xc3\xa9","n":2}',
+            b'{"event_id":"ev-00003","n":3}',
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_id", "data", "named"),
+    [
+        ("", b'{"event_id":""}', "event_id"),
+        ("ev-7", b'{"event_id":"ev-7"}\n{"event_id":"ev-8"}\n', "one object"),
+        ("ev-7", b"[1]", "one object"),
+        ("ev-7", b'{"model":"\xff"}', "not UTF-8"),
+    ],
+)
+def test_a_bad_encoded_event_is_refused_and_nothing_is_stored(
+    spool: Spool, event_id: str, data: bytes, named: str
+) -> None:
+    good = ("ev-00001", b'{"event_id":"ev-00001"}')
+
+    with pytest.raises(InputError, match=named):
+        spool.put_encoded([good, (event_id, data)])
+
+    assert spool.depth() == 0
+
+
 def test_event_without_an_id_is_refused(spool: Spool) -> None:
     with pytest.raises(InputError, match="event_id"):
         spool.put({"provider": "openai"})

@@ -88,13 +88,12 @@ def run_sharded(
     importer: LogImporter,
     shards: list[list[Path]],
     read_shard: ShardReader,
-    emit: Callable[[bytes], None],
-    emit_lines: Callable[[list[bytes]], None],
+    emit: Callable[[EventLine], None],
+    emit_lines: Callable[[list[EventLine]], None],
 ) -> None:
-    """Read ``shards[1:]`` in children and ``shards[0]`` here; every event line is
-    passed on once: the parent's one by one to ``emit``, a child's all at once to
-    ``emit_lines`` (or one by one to ``emit`` when some of them were passed on
-    already)."""
+    """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
+    passed on once: the parent's one by one to ``emit``, a child's a chunk of its
+    file at a time to ``emit_lines``, less those passed on already."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
@@ -104,11 +103,11 @@ def run_sharded(
 
     def keep(_call: AgentCall, line: EventLine) -> None:
         seen.add(line.event_id)
-        emit(line.data)
+        emit(line)
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
-        if not _collect(importer.stats, child, seen, claim, emit, emit_lines):
+        if not _collect(importer.stats, child, seen, claim, emit_lines):
             log.error(
                 "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
             )
@@ -197,8 +196,7 @@ def _collect(
     child: _Child,
     seen: set[str],
     claim: Claim | None,
-    emit: Callable[[bytes], None],
-    emit_lines: Callable[[list[bytes]], None],
+    emit_lines: Callable[[list[EventLine]], None],
 ) -> bool:
     try:
         _, status = os.waitpid(child.pid, 0)
@@ -207,18 +205,15 @@ def _collect(
         counts = orjson.loads(child.stats.read_bytes())
         with open(child.events, "rb") as events, open(child.keys, "rb") as keys:
             while lines := events.readlines(_COLLECT_BYTES):
-                fresh = [
-                    _is_new(orjson.loads(keys.readline()), seen, claim) for _ in lines
-                ]
-                if all(fresh):  # the usual case: none crossed the shards
-                    emit_lines(lines)
-                    continue
-                for new, line in zip(fresh, lines, strict=True):
-                    if new:
-                        emit(line)
+                fresh: list[EventLine] = []
+                for line in lines:
+                    key = orjson.loads(keys.readline())
+                    if _is_new(key, seen, claim):
+                        fresh.append(EventLine(key[0], line))
                     else:
                         counts["calls"] -= 1
                         counts["cross_file_duplicates"] += 1
+                emit_lines(fresh)
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
         return True
