@@ -6,10 +6,13 @@ Each test names what a plain reading of the lines gives, worked out by hand.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat, TranscriptFile
 from spendtap.agentlogs.events import fast_event_id
@@ -232,3 +235,17 @@ def test_the_fallback_reader_takes_only_what_orjson_would() -> None:
         calls, stats = read(bad)
         assert (calls, stats.invalid_lines) == ([], 1)
     assert read(record)[0] == [("mB", "req_1", 4, 10)]
+
+
+def test_a_file_with_invalid_lines_is_named_in_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        _, stats = read(
+            compact(line("ok", 3, "2025-10-02T10:00:00.000Z")),
+            b'{"type":"assistant","usage":{"output_tokens":1}',  # cut short
+            b'{"type":"assistant","usage":{}} trailing',
+        )
+
+    assert stats.invalid_lines == 2
+    assert "agentlogs.claude_code.invalid_lines path=s.jsonl count=2" in caplog.text

@@ -232,3 +232,41 @@ def test_split_across_processes_gives_the_same_events(
     assert summary and summary[-1] in split_log  # the same counts, copies included
     assert "agentlogs.backfill.split shards=2" in split_log
     assert "agentlogs.backfill.split" not in whole_log
+
+
+def test_a_folder_without_logs_is_named_with_what_to_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+
+    code = main(
+        ["import", "claude-code", str(empty), "--json", "--data-dir", str(tmp_path)]
+    )
+
+    assert code == 0
+    err = capsys.readouterr().err
+    assert f"no log files found in {empty}" in err
+    assert "Claude Code transcripts" in err
+
+
+def test_summary_counts_printed_events_in_words(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    run_json(claude_case("content_blocks"), tmp_path / "data", capsysbinary)
+    code = main(
+        [
+            "import",
+            "claude-code",
+            str(claude_case("content_blocks")),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
+    )
+
+    err = capsysbinary.readouterr().err.decode()
+    assert code == 0
+    assert "1 call from 1 file, 1 printed" in err  # --json stores nothing: no "new"

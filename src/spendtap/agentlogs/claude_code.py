@@ -210,7 +210,7 @@ class TranscriptFile:
         """
         data, at, end = lines.data, lines.start, lines.end
         find, rfind = data.find, data.rfind
-        count = 0
+        count = invalid = 0
         now = time.monotonic()
         while at < end:
             stop = find(b"\n", at, end)  # every line of ``lines`` ends with one
@@ -223,10 +223,18 @@ class TranscriptFile:
                 continue
             record = _read_line(data[start:stop])
             if record is None:
-                self._stats.invalid_lines += 1
+                invalid += 1
             else:
                 self._take(record, now)
         self._stats.lines += count
+        if invalid:
+            self._stats.invalid_lines += invalid
+            log.warning(
+                "agentlogs.claude_code.invalid_lines path=%s count=%d "
+                "(response lines that are not JSON objects; skipped)",
+                self.path,
+                invalid,
+            )
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""

@@ -98,12 +98,25 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gc.enable()
         bar.close()
+    if not stats.files and any(root.is_dir() for root in roots):  # else said above
+        print(
+            f"spendtap import {spec.name}: no log files found in "
+            + ", ".join(str(root) for root in roots)
+            + f"; give the folder that holds the {AGENTS[spec.name]}",
+            file=sys.stderr,
+        )
+        return 0
+    outcome = f"{added} printed" if args.json else f"{added} new in the spool"
     print(
-        f"spendtap import {spec.name}: {stats.calls} calls from {stats.files} files, "
-        f"{added} new ({stats.summary()})",
+        f"spendtap import {spec.name}: {_counted(stats.calls, 'call')} from "
+        f"{_counted(stats.files, 'file')}, {outcome} ({stats.summary()})",
         file=sys.stderr,
     )
     return 0
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _roots(given: list[Path], defaults: list[Path]) -> list[Path]:

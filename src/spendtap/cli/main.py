@@ -172,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="the whole product end to end on loopback, then a report"
     )
-    _add_data_dir(p)
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the demo keeps its state (default: a new temporary folder)",
+    )
     p.add_argument("--no-claude", action="store_true", help="skip the Claude Code CLI")
     p.set_defaults(run=commands.demo)
 

@@ -120,7 +120,10 @@ def render_table(report: Mapping[str, Any], by: Sequence[str]) -> str:
     """
     rows: Sequence[Mapping[str, Any]] = report.get("rows") or []
     if not rows:
-        return "No calls in this window."
+        return (
+            "No calls in this window. (Imported history may be older: widen it, "
+            "for example --since 90d or --since 2025-01-01T00:00:00Z.)"
+        )
     header = [*by, *(title for title, _ in _MEASURES)]
     lines = [_dimension_cells(row, by) + _measure_cells(row) for row in rows]
     label = ["total", *([""] * (len(by) - 1))] if by else []
