@@ -147,7 +147,7 @@ def test_a_missing_directory_is_an_error_naming_it(
     )
 
     assert code == 2
-    assert "nope is not a directory" in capsys.readouterr().err
+    assert "nope is neither a folder nor a file" in capsys.readouterr().err
 
 
 def test_every_format_has_a_command() -> None:
@@ -270,3 +270,30 @@ def test_summary_counts_printed_events_in_words(
     err = capsysbinary.readouterr().err.decode()
     assert code == 0
     assert "1 call from 1 file, 1 printed" in err  # --json stores nothing: no "new"
+
+
+def test_one_transcript_file_can_be_imported_alone(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    projects = claude_case(*CASES)
+    everything = run_json(projects, tmp_path / "data", capsysbinary)
+    files = sorted(projects.rglob("*.jsonl"))
+    capsysbinary.readouterr()
+
+    one = main(
+        [
+            "import",
+            "claude-code",
+            str(files[0]),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
+    )
+    printed = [json.loads(x) for x in capsysbinary.readouterr().out.splitlines()]
+
+    assert one == 0
+    assert printed and len(printed) < len(everything)
+    assert all(event in everything for event in printed)

@@ -77,10 +77,12 @@ class LogImporter:
         return self.format.stats
 
     def discover(self) -> list[Path]:
-        """The files a backfill reads now, in the order it reads them."""
+        """The files a backfill reads now, in the order it reads them: a root that
+        is a file is read as it is, a folder as the format finds files in it."""
         seen: dict[Path, None] = {}
         for root in self.roots:
-            for path in self.format.discover(root):
+            found = [root] if root.is_file() else self.format.discover(root)
+            for path in found:
                 seen.setdefault(path, None)
         return list(seen)
 
@@ -107,7 +109,7 @@ class LogImporter:
             done += size
             if progress is not None:
                 progress(Progress(done, total, index + 1, len(paths)))
-        log.info(
+        log.debug(  # the command prints the totals of all its processes
             "agentlogs.backfill.finished format=%s %s",
             self.format.name,
             self.stats.summary(),

@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     for name, help_text in AGENTS.items():
         p = agents.add_parser(name, help=help_text)
         p.add_argument(
-            "dirs", nargs="*", type=Path, metavar="DIR", help="where the logs are"
+            "dirs",
+            nargs="*",
+            type=Path,
+            metavar="PATH",
+            help="folders that hold the logs, or log files",
         )
         p.add_argument(
             "--json",
@@ -121,10 +125,10 @@ def _counted(count: int, noun: str) -> str:
 
 def _roots(given: list[Path], defaults: list[Path]) -> list[Path]:
     for path in given:
-        if not path.is_dir():
+        if not path.is_dir() and not path.is_file():
             raise ConfigError(
-                f"{path} is not a directory; give the folder that holds the logs "
-                "(for Claude Code, ~/.claude/projects)"
+                f"{path} is neither a folder nor a file; give the folder that holds "
+                "the logs (for Claude Code, ~/.claude/projects) or one log file"
             )
     if given:
         return given
