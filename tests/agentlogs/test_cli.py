@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -297,3 +298,38 @@ def test_one_transcript_file_can_be_imported_alone(
     assert one == 0
     assert printed and len(printed) < len(everything)
     assert all(event in everything for event in printed)
+
+
+def test_an_engine_that_takes_nothing_fails_the_import_and_keeps_the_events(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(imports, "SHIP_TIMEOUT_S", 0.5)
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data_dir = tmp_path / "data"
+
+    code = main(
+        [
+            "import",
+            "claude-code",
+            str(claude_case(*CASES)),
+            "--engine",
+            f"http://127.0.0.1:{port}",
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{CALLS_IN_CASES} events could not all be shipped" in err
+    assert "last error:" in err
+    spool = Spool.in_dir(data_dir)
+    try:
+        assert spool.depth() == CALLS_IN_CASES  # nothing lost: they wait
+    finally:
+        spool.close()

@@ -92,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
     stop = _stop_on_signal() if args.follow else None
     if stop is None:
         gc.disable()  # a backfill makes no reference cycles; collecting costs a tenth
+    unshipped = 0
     try:
         if args.json:
             added = _to_stdout(importer, EventFactory(context), bar, stop)
         else:
-            added = _to_spool(
+            added, unshipped = _to_spool(
                 args, data_dir, importer, EventFactory(context), bar, stop
             )
     finally:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         f"{_counted(stats.files, 'file')}, {outcome} ({stats.summary()})",
         file=sys.stderr,
     )
-    return 0
+    return 1 if unshipped else 0  # asked to ship, and some are still here
 
 
 def _counted(count: int, noun: str) -> str:
@@ -158,7 +159,9 @@ def _to_spool(
     factory: Any,
     bar: Any,
     stop: threading.Event | None,
-) -> int:
+) -> tuple[int, int]:
+    """(events new in the spool, events ``--engine`` was asked to take but did
+    not)."""
     from spendtap.agentlogs.sinks import SpoolSink, run_import
     from spendtap.delivery.shipper import Shipper
     from spendtap.delivery.spool import Spool
@@ -170,28 +173,38 @@ def _to_spool(
         if shipper is not None and stop is not None:
             shipper.start()  # following: ship as calls come
         run_import(importer, factory, sink, progress=bar, follow=stop)
+        error = None
         if shipper is not None:
             shipper.start()  # a backfill ships once it is spooled (no-op if running)
             shipper.stop(flush_timeout=SHIP_TIMEOUT_S)
+            error = shipper.stats().last_error
             shipper = None
-        _report_spool(spool, args.engine, data_dir)
-        return sink.added
+        depth = _report_spool(spool, args.engine, data_dir, error)
+        return sink.added, depth if args.engine else 0
     finally:
         if shipper is not None:
             shipper.stop(flush_timeout=1.0)
         spool.close()
 
 
-def _report_spool(spool: Any, engine: str | None, data_dir: Path) -> None:
-    depth = spool.depth()
+def _report_spool(
+    spool: Any, engine: str | None, data_dir: Path, error: str | None
+) -> int:
+    """Says what is left in the spool, and returns how many events that is."""
+    depth: int = spool.depth()
     if not depth:
-        return
-    where = f"could not all be shipped to {engine}" if engine else "are spooled"
+        return 0
+    if engine:
+        why = f" (last error: {error})" if error else ""
+        where = f"could not all be shipped to {engine}{why}; they wait"
+    else:
+        where = "are spooled"
     print(
         f"spendtap import: {depth} events {where} in {data_dir}; a running "
-        "collector (spendtap collect --engine URL) ships them",
+        "collector (spendtap up, or spendtap collect --engine URL) ships them",
         file=sys.stderr,
     )
+    return depth
 
 
 def _stop_on_signal() -> threading.Event:
