@@ -23,7 +23,7 @@ def compress(encoding: str, data: bytes) -> bytes:
         case "deflate":
             return zlib.compress(data)
         case "br":
-            return brotli.compress(data, quality=1)
+            return bytes(brotli.compress(data, quality=1))
         case "zstd":
             return zstandard.ZstdCompressor().compress(data)
     raise AssertionError(encoding)

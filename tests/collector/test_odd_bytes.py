@@ -34,8 +34,8 @@ def test_non_utf8_header_bytes_do_not_stop_the_pipeline(
         collector = make_collector({"api.anthropic.com": upstream.port})
         bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
         odd = {
-            "user-agent": b"claude-cli/1.0.\xe9",
-            "x-claude-code-session-id": b"s\xff",
+            b"user-agent": b"claude-cli/1.0.\xe9",
+            b"x-claude-code-session-id": b"s\xff",
         }
         with httpx.Client(proxy=collector.proxy_url, verify=trusting(bundle)) as c:
             for headers in (odd, {}, {}):

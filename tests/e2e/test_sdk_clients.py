@@ -40,8 +40,10 @@ def anthropic_tokens(u: dict[str, Any]) -> dict[str, int]:
 
 
 def openai_tokens(u: dict[str, Any]) -> dict[str, int]:
-    prompt = u.get("prompt_tokens", u.get("input_tokens"))
-    completion = u.get("completion_tokens", u.get("output_tokens"))
+    prompt: int = u["prompt_tokens"] if "prompt_tokens" in u else u["input_tokens"]
+    completion: int = (
+        u["completion_tokens"] if "completion_tokens" in u else u["output_tokens"]
+    )
     p_details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
     c_details = (
         u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
