@@ -5,8 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 
-#: Third-party loggers that are noisy at INFO; their warnings still show.
-QUIET_LOGGERS = ("mitmproxy", "uvicorn.access", "httpx", "httpcore", "hpack", "passlib")
+#: Third-party loggers that are noisy at INFO; their warnings still show. (Alembic
+#: names every plugin and step; ``engine.database.migrated`` says what was done.)
+QUIET_LOGGERS = (
+    "mitmproxy",
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "passlib",
+    "alembic",
+)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

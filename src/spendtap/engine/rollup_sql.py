@@ -88,6 +88,7 @@ def add_events(conn: Connection, first: int, last: int) -> None:
 
 def rebuild_rollups(conn: Connection) -> None:
     """Replace every rollup table's rows with sums computed from ``events``."""
+    tables = []
     for cube in CUBES:
         for grain in cube.grains:
             table = cube.table_name(grain)
@@ -95,4 +96,6 @@ def rebuild_rollups(conn: Connection) -> None:
             columns = ", ".join(_q(c) for c in rollup_columns(cube, grain))
             select = rollup_select_sql(cube, grain)
             conn.execute(text(f"INSERT INTO {table} ({columns}) {select}"))
-            log.info("engine.rollup.rebuilt table=%s", table)
+            log.debug("engine.rollup.rebuilt table=%s", table)
+            tables.append(table)
+    log.info("engine.rollup.rebuilt tables=%d", len(tables))
