@@ -82,3 +82,7 @@ def test_collect_without_engine_flags_ships_to_the_enrolled_engine(
     assert post.headers["authorization"] == f"Bearer {device.token}"
     assert "spendtap_collector_calls_total 1.0" in scraped
     assert returncode == 0
+    # The bundle the README points SSL_CERT_FILE at: public roots plus our CA.
+    bundle = (data / "ca-bundle.pem").read_text()
+    assert (data / "ca-cert.pem").read_text().strip() in bundle
+    assert bundle.count("BEGIN CERTIFICATE") > 1

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from spendtap.demo.claude_code import find_claude
 from spendtap.simulator import TestPKI, read_ledger, start_simulator
 
-CLAUDE = Path(__file__).resolve().parents[2] / ".tools/npm/node_modules/.bin/claude"
+#: Where set-up installs it (it looked in a folder that never existed, and skipped).
+CLAUDE = find_claude()
 CLI_TIMEOUT_S = 120
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(
-    not CLAUDE.exists(), reason=f"Claude Code CLI not installed at {CLAUDE}"
-)
+@pytest.mark.skipif(CLAUDE is None, reason="Claude Code CLI not installed")
 def test_claude_code_print_mode_completes_and_is_recorded(
     pki: TestPKI, tmp_path: Path
 ) -> None:

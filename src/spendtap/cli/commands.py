@@ -103,14 +103,17 @@ def client_environment(collector: Collector) -> dict[str, str]:
 
 def collect(args: argparse.Namespace) -> int:
     from spendtap.collector.service import Collector
+    from spendtap.collector.trust import write_ca_bundle
     from spendtap.delivery.credentials import resolve_target
 
     target = resolve_target(_data_dir(args), args.engine, args.token, args.ca_bundle)
     collector = Collector(_collector_config(args, args.listen, target))
     collector.start()
     try:
+        bundle = write_ca_bundle(collector.ca_cert, collector.config.data_dir)
         print(
             f"collector listening on {collector.proxy_url}; CA at {collector.ca_cert}"
+            f" (with the public roots, for SSL_CERT_FILE: {bundle})"
         )
         if collector.metrics is not None:
             print(f"metrics at {collector.metrics.url}")
