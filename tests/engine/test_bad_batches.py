@@ -199,3 +199,30 @@ def test_nan_cost_is_rejected(
     (detail,) = assert_error_shape(response.json(), "invalid_batch")
     assert detail["field"] == "cost_usd"
     assert_nothing_stored(query_db)
+
+
+def test_a_batch_pushing_a_total_past_bigint_is_refused_for_good(
+    store: str, client: TestClient, make_event: EventFactory
+) -> None:
+    """1,500 calls of 2^53-1 input tokens in one minute: their sum, 1.35e19, is past
+    2^63-1. PostgreSQL refuses it (once a 500 the shipper retried for ever): a 422 the
+    shipper splits to bury only the events that cannot be stored. SQLite's rollups
+    saturate instead (docs/engine-scaling.md, known limits)."""
+    if store != "postgresql":
+        pytest.skip("SQLite saturates rather than refusing (a known limit)")
+    big = 2**53 - 1
+    statuses = []
+    for part in range(3):
+        batch = [
+            make_event(
+                event_id=f"big-{part}-{i}",
+                input_tokens=big,
+                started_at="2025-06-01T10:00:00Z",
+            )
+            for i in range(500)
+        ]
+        response = client.post("/v1/events", json={"events": batch})
+        statuses.append(response.status_code)
+
+    assert statuses == [200, 200, 422]
+    assert "past 2^63-1" in response.json()["error"]["message"]

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from spendtap.engine.access import Principal, needs_ingest
@@ -106,6 +106,12 @@ async def ingest_events(
         )
         state.metrics.rejected(ErrorCode.DATABASE_UNAVAILABLE)
         raise _database_unavailable() from exc
+    except DataError as exc:  # PostgreSQL: a total past BIGINT; retrying never helps
+        log.error(
+            "engine.ingest.total_out_of_range events=%d error=%s", len(events), exc.orig
+        )
+        state.metrics.rejected(ErrorCode.INVALID_BATCH)
+        raise _out_of_range() from exc
     state.metrics.stored(result, time.perf_counter() - started)
     log.info(
         "engine.ingest.batch events=%d accepted=%d duplicates=%d cross_source=%d "
@@ -132,6 +138,17 @@ def _sent_at(header: str | None) -> datetime | None:
     except ValueError:
         log.warning("engine.ingest.sent_at_unreadable length=%d", len(header))
         return None
+
+
+def _out_of_range() -> ApiError:
+    message = (
+        "the batch would push a stored total past 2^63-1 (9.2e18 tokens); nothing "
+        "of it was stored"
+    )
+    fix = "token counts that large are not real: drop the events that carry them"
+    return ApiError(
+        422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
+    )
 
 
 def _database_unavailable() -> ApiError:
