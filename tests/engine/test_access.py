@@ -303,3 +303,23 @@ def test_db_create_token_prints_a_working_viewer_token(
     assert token.startswith("sta1.tok_")
     assert report.status_code == 200
     assert devices.status_code == 403
+
+
+def test_a_nul_in_device_fields_is_refused_not_a_database_error(
+    guarded: TestClient,
+) -> None:
+    """PostgreSQL cannot store or compare NUL (these were 500 there)."""
+    admin = bearer(ADMIN)
+    note = guarded.post("/v1/devices/codes", json={"note": "a\u0000b"}, headers=admin)
+    code = guarded.post("/v1/devices/codes", json={}, headers=admin).json()["code"]
+    enroll = guarded.post(
+        "/v1/devices/enroll",
+        json={"code": code, "hostname": "h\u0000", "os_user": "ana"},
+    )
+    revoke = guarded.post("/v1/devices/a%00b/revoke", headers=admin)
+
+    assert (note.status_code, enroll.status_code, revoke.status_code) == (
+        422,
+        422,
+        404,
+    )

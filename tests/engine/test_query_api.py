@@ -237,6 +237,27 @@ def test_a_nul_in_a_filter_is_refused_by_name(
     assert "NUL" in detail["message"]
 
 
+@pytest.mark.parametrize("forged", ["a\u0000b", "\ud800"])
+def test_a_cursor_with_text_no_store_holds_is_refused(
+    client: TestClient, make_event: EventFactory, forged: str
+) -> None:
+    """A cursor is base64 of JSON: one rewritten to carry a NUL (PostgreSQL fails
+    on it) or a lone surrogate (no store can encode it) was a 500."""
+    send(client, spread_events(make_event, 60, seed=3))
+    query = {"by": "model", "bucket": "day", "limit": "1"}
+    query |= {"since": "2025-05-31T00:00:00Z", "until": "2025-06-05T00:00:00Z"}
+    cursor = client.get("/v1/spend", params=query).json()["next_cursor"]
+    owner, key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    key = [forged if isinstance(part, str) else part for part in key]
+    raw = json.dumps([owner, key]).encode()
+    bad = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    response = client.get("/v1/spend", params={**query, "cursor": bad})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "cursor"
+
+
 def test_minute_buckets_over_months_are_refused(client: TestClient) -> None:
     response = client.get(
         "/v1/spend",

@@ -22,6 +22,7 @@ from spendtap.engine import credentials
 from spendtap.engine.access import needs_admin
 from spendtap.engine.credentials import MAX_CODE_TTL, Device, EnrollmentError
 from spendtap.engine.http_errors import ApiError, ErrorCode, ErrorOut, Problem
+from spendtap.engine.schema import NO_NUL
 from spendtap.engine.state import EngineState, engine_state
 
 router = APIRouter(tags=["devices"])
@@ -38,7 +39,7 @@ _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
 class CodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(max_length=_TEXT)] | None = None
+    note: Annotated[str, Field(max_length=_TEXT, pattern=NO_NUL)] | None = None
     ttl_seconds: (
         Annotated[int, Field(ge=60, le=int(MAX_CODE_TTL.total_seconds()))] | None
     ) = None
@@ -53,8 +54,8 @@ class EnrollIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, Field(min_length=1, max_length=64)]
-    hostname: Annotated[str, Field(min_length=1, max_length=_TEXT)]
-    os_user: Annotated[str, Field(min_length=1, max_length=_TEXT)]
+    hostname: Annotated[str, Field(min_length=1, max_length=_TEXT, pattern=NO_NUL)]
+    os_user: Annotated[str, Field(min_length=1, max_length=_TEXT, pattern=NO_NUL)]
 
 
 class EnrollOut(BaseModel):
@@ -131,8 +132,12 @@ async def enroll(state: State, body: EnrollIn) -> EnrollOut:
 async def revoke(
     state: State, device_id: Annotated[str, Path(min_length=1, max_length=64)]
 ) -> DeviceOut:
-    device = await run_in_threadpool(
-        credentials.revoke_device, state.db, device_id, datetime.now(UTC)
+    device = (
+        None  # enrolment refuses NUL (PostgreSQL cannot even compare with it)
+        if "\x00" in device_id
+        else await run_in_threadpool(
+            credentials.revoke_device, state.db, device_id, datetime.now(UTC)
+        )
     )
     if device is None:
         message = f"no device {device_id!r} is enrolled"

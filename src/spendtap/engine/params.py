@@ -192,7 +192,19 @@ def decode_cursor(
 def _fits(value: object, kind: type[int] | type[str]) -> bool:
     if type(value) is not kind:
         return False
+    if isinstance(value, str):  # text this engine stored: no NUL, no lone surrogate
+        return _encodable(value)
     return not isinstance(value, int) or 0 <= value < 2**63
+
+
+def _encodable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def query_id(*parts: object) -> str:
