@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from spendtap.engine.access import Principal, needs_ingest
@@ -100,18 +100,28 @@ async def ingest_events(
                 shipped_by=principal.name,
             )
         )
-    except (OperationalError, IntegrityError) as exc:
+    except DBAPIError as exc:
+        if _sqlstate(exc).startswith(_PROGRAM_LIMIT):  # a value too big to index
+            log.error(
+                "engine.ingest.value_too_long events=%d error=%s", len(events), exc.orig
+            )
+            state.metrics.rejected(ErrorCode.INVALID_BATCH)
+            raise _too_long() from exc
+        if isinstance(exc, DataError):  # the values, not the moment: never retry
+            log.error(
+                "engine.ingest.value_refused events=%d error=%s", len(events), exc.orig
+            )
+            state.metrics.rejected(ErrorCode.INVALID_BATCH)
+            if _sqlstate(exc) == _OUT_OF_RANGE:  # a total past BIGINT
+                raise _out_of_range() from exc
+            raise _refused() from exc
+        if not isinstance(exc, (OperationalError, IntegrityError)):
+            raise
         log.error(
             "engine.ingest.store_failed events=%d error=%s", len(events), exc.orig
         )
         state.metrics.rejected(ErrorCode.DATABASE_UNAVAILABLE)
         raise _database_unavailable() from exc
-    except DataError as exc:  # PostgreSQL: a total past BIGINT; retrying never helps
-        log.error(
-            "engine.ingest.total_out_of_range events=%d error=%s", len(events), exc.orig
-        )
-        state.metrics.rejected(ErrorCode.INVALID_BATCH)
-        raise _out_of_range() from exc
     state.metrics.stored(result, time.perf_counter() - started)
     log.info(
         "engine.ingest.batch events=%d accepted=%d duplicates=%d cross_source=%d "
@@ -138,6 +148,36 @@ def _sent_at(header: str | None) -> datetime | None:
     except ValueError:
         log.warning("engine.ingest.sent_at_unreadable length=%d", len(header))
         return None
+
+
+#: PostgreSQL's SQLSTATE class 54, "program limit exceeded" (an index row too big).
+_PROGRAM_LIMIT = "54"
+#: ``numeric_value_out_of_range``.
+_OUT_OF_RANGE = "22003"
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")
+
+
+def _too_long() -> ApiError:
+    message = (
+        "a value of the batch is too long for the database's indexes (ids and "
+        "dimension values together must stay under about 2,700 bytes); nothing of "
+        "it was stored"
+    )
+    fix = "shorten the ids and dimension values (model, user, repo, branch, ticket)"
+    return ApiError(
+        422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
+    )
+
+
+def _refused() -> ApiError:
+    message = "the database refused a value of the batch; nothing of it was stored"
+    fix = "the engine's log names the value's problem (engine.ingest.value_refused)"
+    return ApiError(
+        422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
+    )
 
 
 def _out_of_range() -> ApiError:
