@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from spendtap.cli.main import main
 from spendtap.delivery.spool import Spool
 from spendtap.engine.schema import parse_batch
 from tests.agentlogs.conftest import ClaudeCopier, import_json
-from tests.support.fake_engine import FakeEngine
+from tests.support.fake_engine import FakeEngine, Reply
 
 CASES = ("content_blocks", "streaming_snapshot", "request_ids")
 CALLS_IN_CASES = 1 + 2 + 4
@@ -321,3 +322,41 @@ def test_an_engine_that_takes_nothing_fails_the_import_and_keeps_the_events(
         assert spool.depth() == CALLS_IN_CASES  # nothing lost: they wait
     finally:
         spool.close()
+
+
+def test_events_the_engine_refuses_fail_the_import_and_are_named(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """The engine refuses one event (422): the shipper sets it aside and ships the
+    rest, and the import says so and exits 1 (it said nothing and exited 0)."""
+    projects = claude_case(*CASES)
+    printed = run_json(projects, tmp_path / "data", capsysbinary)
+    refused = str(printed[0]["event_id"])
+
+    def refuse_one(events: list[dict[str, Any]]) -> Reply:
+        if any(e["event_id"] == refused for e in events):
+            return Reply(422, body={"error": {"code": "invalid_batch"}})
+        return Reply()
+
+    with FakeEngine(refuse_one) as engine:
+        code = main(
+            [
+                "import",
+                "claude-code",
+                str(projects),
+                "--engine",
+                engine.url,
+                "--data-dir",
+                str(tmp_path / "data"),
+            ]
+        )
+        shipped = engine.stored_ids()
+
+    err = capsysbinary.readouterr().err.decode()
+    assert code == 1
+    assert "the engine refused 1 event" in err
+    assert sorted(shipped) == sorted(
+        str(e["event_id"]) for e in printed if e["event_id"] != refused
+    )

@@ -173,14 +173,21 @@ def _to_spool(
         if shipper is not None and stop is not None:
             shipper.start()  # following: ship as calls come
         run_import(importer, factory, sink, progress=bar, follow=stop)
-        error = None
+        error, refused = None, 0
         if shipper is not None:
             shipper.start()  # a backfill ships once it is spooled (no-op if running)
             shipper.stop(flush_timeout=SHIP_TIMEOUT_S)
-            error = shipper.stats().last_error
+            error, refused = shipper.stats().last_error, shipper.stats().dead
             shipper = None
         depth = _report_spool(spool, args.engine, data_dir, error)
-        return sink.added, depth if args.engine else 0
+        if refused:
+            print(
+                f"spendtap import: the engine refused {_counted(refused, 'event')}; "
+                f"they are set aside in the spool's dead table in {data_dir} "
+                f"(spendtap status counts them; last error: {error})",
+                file=sys.stderr,
+            )
+        return sink.added, (depth + refused) if args.engine else 0
     finally:
         if shipper is not None:
             shipper.stop(flush_timeout=1.0)
