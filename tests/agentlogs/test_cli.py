@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -360,3 +361,68 @@ def test_events_the_engine_refuses_fail_the_import_and_are_named(
     assert sorted(shipped) == sorted(
         str(e["event_id"]) for e in printed if e["event_id"] != refused
     )
+
+
+def test_one_file_named_twice_or_through_a_link_is_read_once(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    projects = claude_case(*CASES)
+    first = sorted(projects.rglob("*.jsonl"))[0]
+    alone = run_json(first, tmp_path / "data", capsysbinary)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(first)
+    roundabout = first.parent / ".." / first.parent.name / first.name
+
+    code = main(
+        [
+            "import",
+            "claude-code",
+            str(first),
+            str(link),
+            str(roundabout),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
+    )
+
+    out, err = capsysbinary.readouterr()
+    assert code == 0
+    assert [json.loads(x) for x in out.splitlines()] == alone
+    assert "from 1 file," in err.decode()
+
+
+def test_a_pipe_named_like_a_log_is_not_read(
+    claude_case: ClaudeCopier,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """Opening a FIFO for reading waits for a writer: the import hung."""
+    projects = claude_case(*CASES)
+    expected = run_json(projects, tmp_path / "data", capsysbinary)
+    os.mkfifo(projects / "pipe.jsonl")
+    (projects / "folder.jsonl").mkdir()
+
+    assert run_json(projects, tmp_path / "data", capsysbinary) == expected
+
+
+def test_a_path_that_cannot_be_looked_at_is_a_clear_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a user without search permission on a folder on the way (a traceback)."""
+    closed = tmp_path / "closed" / "good.jsonl"
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "is_dir", refuse)
+    code = main(
+        ["import", "claude-code", str(closed), "--json", "--data-dir", str(tmp_path)]
+    )
+
+    assert code == 2
+    assert f"cannot look at {closed}: Permission denied" in capsys.readouterr().err

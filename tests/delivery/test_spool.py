@@ -219,7 +219,8 @@ def test_encoded_events_are_stored_as_given_and_count_once(spool: Spool) -> None
         ("", b'{"event_id":""}', "event_id"),
         ("ev-7", b'{"event_id":"ev-7"}\n{"event_id":"ev-8"}\n', "one object"),
         ("ev-7", b"[1]", "one object"),
-        ("ev-7", b'{"model":"\xff"}', "not UTF-8"),
+        ("ev-7", b'{"event_id":"ev-7","model":"\xff"}', "not UTF-8"),
+        ("ev-7", b'{"event_id":"ev-8"}', "starts with that event_id"),
     ],
 )
 def test_a_bad_encoded_event_is_refused_and_nothing_is_stored(

@@ -107,3 +107,15 @@ def test_a_drop_cursor_with_a_nul_is_422(client: TestClient) -> None:
 
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "cursor"
+
+
+def test_a_nul_in_a_drop_record_is_named_with_the_fix(client: TestClient) -> None:
+    response = client.post(
+        "/v1/drops", json={"drops": [DROPS[0] | {"reason": "full\u0000"}]}
+    )
+
+    (detail,) = response.json()["error"]["details"]
+    assert detail["message"] == (
+        "drops.0.reason holds a NUL character (U+0000), which no store can keep"
+    )
+    assert detail["fix"] == "drop the NUL from it at the source"

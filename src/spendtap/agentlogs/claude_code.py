@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -541,13 +542,16 @@ def _replace_surrogates(value: Any) -> Any:
 
 
 def sorted_by_age(paths: Iterable[Path]) -> list[Path]:
-    """``paths`` oldest first by modification time, then by name."""
+    """The regular files of ``paths`` (not a folder or a pipe named like a log),
+    oldest first by modification time, then by name."""
     stamped: list[tuple[int, str, Path]] = []
     for path in paths:
         try:
-            stamped.append((os.stat(path).st_mtime_ns, str(path), path))
+            found = os.stat(path)
         except OSError:
             continue
+        if stat.S_ISREG(found.st_mode):
+            stamped.append((found.st_mtime_ns, str(path), path))
     return [path for _, _, path in sorted(stamped)]
 
 

@@ -9,6 +9,7 @@ once, in the order its file was read.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,12 +80,12 @@ class LogImporter:
     def discover(self) -> list[Path]:
         """The files a backfill reads now, in the order it reads them: a root that
         is a file is read as it is, a folder as the format finds files in it."""
-        seen: dict[Path, None] = {}
+        seen: dict[str, Path] = {}  # one file however it is named (links, ..)
         for root in self.roots:
             found = [root] if root.is_file() else self.format.discover(root)
             for path in found:
-                seen.setdefault(path, None)
-        return list(seen)
+                seen.setdefault(os.path.realpath(path), path)
+        return list(seen.values())
 
     def backfill(
         self,

@@ -103,15 +103,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gc.enable()
         bar.close()
-    if not stats.files and any(root.is_dir() for root in roots):  # else said above
-        print(
-            f"spendtap import {spec.name}: no log files found in "
-            + ", ".join(str(root) for root in roots)
-            + f"; give the folder that holds the {AGENTS[spec.name]}",
-            file=sys.stderr,
-        )
-        return 0
-    outcome = f"{added} printed" if args.json else f"{added} new in the spool"
+    if not stats.files:
+        if any(root.is_dir() for root in roots):  # else said when looking for them
+            print(
+                f"spendtap import {spec.name}: no log files found in "
+                + ", ".join(str(root) for root in roots)
+                + f"; give the folder that holds the {AGENTS[spec.name]}",
+                file=sys.stderr,
+            )
+        return 1 if unshipped else 0
+    outcome = f"{added:,} printed" if args.json else f"{added:,} new in the spool"
     print(
         f"spendtap import {spec.name}: {_counted(stats.calls, 'call')} from "
         f"{_counted(stats.files, 'file')}, {outcome} ({stats.summary()})",
@@ -126,7 +127,13 @@ def _counted(count: int, noun: str) -> str:
 
 def _roots(given: list[Path], defaults: list[Path]) -> list[Path]:
     for path in given:
-        if not path.is_dir() and not path.is_file():
+        try:
+            usable = path.is_dir() or path.is_file()
+        except OSError as exc:  # a folder on the way that may not be searched
+            raise ConfigError(
+                f"cannot look at {path}: {exc.strerror}; give a path this user can read"
+            ) from exc
+        if not usable:
             raise ConfigError(
                 f"{path} is neither a folder nor a file; give the folder that holds "
                 "the logs (for Claude Code, ~/.claude/projects) or one log file"

@@ -565,10 +565,12 @@ def _encoded_row(event_id: str, data: bytes, now: float) -> tuple[str, float, in
             "build event lines with EventFactory.build_line"
         )
     body = data[:-1] if data.endswith(b"\n") else data
-    if not body.startswith(b"{") or not body.endswith(b"}") or b"\n" in body:
+    head = b'{"event_id":"' + event_id.encode() + b'"'
+    if not body.startswith(head) or not body.endswith(b"}") or b"\n" in body:
         raise InputError(
-            f"cannot spool event {event_id}: its JSON is not one object on one line; "
-            "build event lines with EventFactory.build_line"
+            f"cannot spool event {event_id}: its JSON is not one object on one line "
+            "that starts with that event_id; build event lines with "
+            "EventFactory.build_line"
         )
     try:
         text = body.decode()

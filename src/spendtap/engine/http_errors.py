@@ -15,6 +15,7 @@ import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -155,19 +156,27 @@ _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = tuple(
-        Problem(
-            message=str(item.get("msg", "invalid")),
-            fix="see /openapi.json for the parameters this endpoint takes",
-            field=".".join(str(part) for part in item.get("loc", ())[1:]) or None,
-        )
-        for item in exc.errors()
-    )
+    details = tuple(_validation_problem(item) for item in exc.errors())
     message = f"{request.method} {request.url.path}: the request is not valid"
     in_body = any(item.get("loc", ("",))[0] == "body" for item in exc.errors())
     code = ErrorCode.INVALID_REQUEST if in_body else ErrorCode.INVALID_QUERY
     error = ApiError(422, code, message, details)
     return error_response(error)
+
+
+def _validation_problem(item: Mapping[str, Any]) -> Problem:
+    field = ".".join(str(part) for part in item.get("loc", ())[1:]) or None
+    if item.get("type") == "string_pattern_mismatch":  # the one pattern: no NUL
+        return Problem(
+            message=f"{field} holds a NUL character (U+0000), which no store can keep",
+            fix="drop the NUL from it at the source",
+            field=field,
+        )
+    return Problem(
+        message=str(item.get("msg", "invalid")),
+        fix="see /openapi.json for the parameters this endpoint takes",
+        field=field,
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
