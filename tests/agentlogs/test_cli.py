@@ -426,3 +426,23 @@ def test_a_path_that_cannot_be_looked_at_is_a_clear_error(
 
     assert code == 2
     assert f"cannot look at {closed}: Permission denied" in capsys.readouterr().err
+
+
+def test_json_with_an_engine_is_refused_rather_than_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "import",
+            "claude-code",
+            str(tmp_path),
+            "--json",
+            "--engine",
+            "http://127.0.0.1:9",
+            "--data-dir",
+            str(tmp_path),
+        ]
+    )
+
+    assert code == 2
+    assert "--engine would be ignored" in capsys.readouterr().err

@@ -79,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     from spendtap.agentlogs.stats import ImportStats
     from spendtap.cli.paths import default_data_dir
 
+    if args.json and args.engine:
+        raise ConfigError(
+            "--json prints the events and ships nothing, so --engine would be "
+            "ignored; drop --json to spool them and ship them to the engine"
+        )
     spec = FORMATS[args.agent]
     homes = AgentHomes.from_environment()
     roots = _roots(args.dirs, spec.default_roots(homes))
