@@ -101,27 +101,13 @@ async def ingest_events(
             )
         )
     except DBAPIError as exc:
-        if _sqlstate(exc).startswith(_PROGRAM_LIMIT):  # a value too big to index
-            log.error(
-                "engine.ingest.value_too_long events=%d error=%s", len(events), exc.orig
-            )
-            state.metrics.rejected(ErrorCode.INVALID_BATCH)
-            raise _too_long() from exc
-        if isinstance(exc, DataError):  # the values, not the moment: never retry
-            log.error(
-                "engine.ingest.value_refused events=%d error=%s", len(events), exc.orig
-            )
-            state.metrics.rejected(ErrorCode.INVALID_BATCH)
-            if _sqlstate(exc) == _OUT_OF_RANGE:  # a total past BIGINT
-                raise _out_of_range() from exc
-            raise _refused() from exc
-        if not isinstance(exc, (OperationalError, IntegrityError)):
+        failure = _store_failure(exc)
+        if failure is None:
             raise
-        log.error(
-            "engine.ingest.store_failed events=%d error=%s", len(events), exc.orig
-        )
-        state.metrics.rejected(ErrorCode.DATABASE_UNAVAILABLE)
-        raise _database_unavailable() from exc
+        event, error = failure
+        log.error("engine.ingest.%s events=%d error=%s", event, len(events), exc.orig)
+        state.metrics.rejected(error.code)
+        raise error from exc
     state.metrics.stored(result, time.perf_counter() - started)
     log.info(
         "engine.ingest.batch events=%d accepted=%d duplicates=%d cross_source=%d "
@@ -160,32 +146,34 @@ def _sqlstate(exc: DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "")
 
 
-def _too_long() -> ApiError:
-    message = (
-        "a value of the batch is too long for the database's indexes (ids and "
-        "dimension values together must stay under about 2,700 bytes); nothing of "
-        "it was stored"
-    )
-    fix = "shorten the ids and dimension values (model, user, repo, branch, ticket)"
-    return ApiError(
-        422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
-    )
+def _store_failure(exc: DBAPIError) -> tuple[str, ApiError] | None:
+    """What a database error while storing a batch tells its sender (with the log
+    event's name): to send it again later, or that it can never be stored, which
+    the shipper answers by setting aside only the events at fault. None: a bug."""
+    code = _sqlstate(exc)
+    if code.startswith(_PROGRAM_LIMIT):
+        return "value_too_long", _never_stored(
+            "a value of the batch is too long for the database's indexes (ids and "
+            "dimension values together must stay under about 2,700 bytes)",
+            "shorten the ids and dimension values (model, user, repo, branch, ticket)",
+        )
+    if code == _OUT_OF_RANGE:
+        return "total_out_of_range", _never_stored(
+            "the batch would push a stored total past 2^63-1 (9.2e18 tokens)",
+            "token counts that large are not real: drop the events that carry them",
+        )
+    if isinstance(exc, DataError):
+        return "value_refused", _never_stored(
+            "the database refused a value of the batch",
+            "the engine's log names the value's problem (engine.ingest.value_refused)",
+        )
+    if isinstance(exc, OperationalError | IntegrityError):
+        return "store_failed", _database_unavailable()
+    return None
 
 
-def _refused() -> ApiError:
-    message = "the database refused a value of the batch; nothing of it was stored"
-    fix = "the engine's log names the value's problem (engine.ingest.value_refused)"
-    return ApiError(
-        422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
-    )
-
-
-def _out_of_range() -> ApiError:
-    message = (
-        "the batch would push a stored total past 2^63-1 (9.2e18 tokens); nothing "
-        "of it was stored"
-    )
-    fix = "token counts that large are not real: drop the events that carry them"
+def _never_stored(why: str, fix: str) -> ApiError:
+    message = f"{why}; nothing of it was stored"
     return ApiError(
         422, ErrorCode.INVALID_BATCH, f"{message}; {fix}", (Problem(message, fix),)
     )
