@@ -19,6 +19,7 @@ from spendtap.agentlogs.context import AgentHomes, LogContext
 from spendtap.agentlogs.events import EventFactory
 from spendtap.agentlogs.importer import LogFormat, LogImporter
 from spendtap.agentlogs.stats import ImportStats
+from spendtap.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agentlogs"
 REMOTE = "https://dev:s3cret@github.com/Acme/payments.git"
@@ -181,3 +182,15 @@ def assistant_record(
     if request_id is None:
         del record["requestId"]
     return record
+
+
+def run_json(
+    projects: Path, data_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> list[dict[str, Any]]:
+    """``spendtap import claude-code PATH --json`` in this process: its events."""
+    capsysbinary.readouterr()
+    code = main(
+        ["import", "claude-code", str(projects), "--json", "--data-dir", str(data_dir)]
+    )
+    assert code == 0
+    return [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]

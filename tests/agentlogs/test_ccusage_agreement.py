@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from spendtap.cli.main import main
-from tests.agentlogs.conftest import ClaudeCopier
+from tests.agentlogs.conftest import ClaudeCopier, run_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CCUSAGE = ROOT / "tools" / "npm" / "node_modules" / ".bin" / "ccusage"
@@ -64,23 +63,8 @@ def ccusage_days(home: Path) -> Days:
 def our_days(
     projects: Path, data_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> Days:
-    capsysbinary.readouterr()
-    assert (
-        main(
-            [
-                "import",
-                "claude-code",
-                str(projects),
-                "--json",
-                "--data-dir",
-                str(data_dir),
-            ]
-        )
-        == 0
-    )
     days: Days = defaultdict(lambda: {**dict.fromkeys(KINDS, 0), "cost": Decimal(0)})
-    for line in capsysbinary.readouterr().out.splitlines():
-        event = json.loads(line)
+    for event in run_json(projects, data_dir, capsysbinary):
         day = days[event["started_at"][:10]]
         day["input"] += event["input_tokens"] or 0
         day["output"] += event["output_tokens"] or 0

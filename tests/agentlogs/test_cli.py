@@ -22,22 +22,11 @@ from spendtap.cli import imports
 from spendtap.cli.main import main
 from spendtap.delivery.spool import Spool
 from spendtap.engine.schema import parse_batch
-from tests.agentlogs.conftest import ClaudeCopier, import_json
+from tests.agentlogs.conftest import ClaudeCopier, import_json, run_json
 from tests.support.fake_engine import FakeEngine, Reply
 
 CASES = ("content_blocks", "streaming_snapshot", "request_ids")
 CALLS_IN_CASES = 1 + 2 + 4
-
-
-def run_json(
-    projects: Path, data_dir: Path, capsysbinary: pytest.CaptureFixture[bytes]
-) -> list[dict[str, object]]:
-    capsysbinary.readouterr()
-    code = main(
-        ["import", "claude-code", str(projects), "--json", "--data-dir", str(data_dir)]
-    )
-    assert code == 0
-    return [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
 
 
 def test_json_prints_one_contract_event_per_call(
