@@ -14,7 +14,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spendtap.agentlogs.claude_code import _LINE_DECODER, _read_line, line_of
+from spendtap.agentlogs.claude_code import LINE_DECODER, line_of, read_line
 
 FIELDS = (
     "type",
@@ -73,7 +73,7 @@ def records(draw: st.DrawFn) -> bytes:
 def test_msgspec_fields_equal_the_whole_line_decoded(line: bytes) -> None:
     whole = line_of(orjson.loads(line))
     try:
-        fast = _LINE_DECODER.decode(line)
+        fast = LINE_DECODER.decode(line)
     except msgspec.ValidationError:
         # Only a message that is no object is refused; the whole line has none.
         assert whole.message is None
@@ -82,4 +82,4 @@ def test_msgspec_fields_equal_the_whole_line_decoded(line: bytes) -> None:
 
     if fast is not None:
         assert fast == whole
-    assert _read_line(line) == whole
+    assert read_line(line) == whole

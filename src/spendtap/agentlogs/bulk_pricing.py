@@ -111,6 +111,22 @@ class BulkPricer:
             ref = self._refs[ref_key] = card.price_ref_for(band, Counts(*counts))
         return cost, CostStatus.PRICED, ref
 
+    def daily_quote(
+        self,
+        provider: str,
+        model: str,
+        at: datetime,
+        service_tier: str | None,
+        region: str | None,
+    ) -> Quote | None:
+        """The quote for every call of ``at``'s UTC day; None when there is no
+        price or it can change within the day (time-of-day rates)."""
+        if self.pricer.changes_within_day(provider, model, at, region=region):
+            return None
+        return self.pricer.quote(
+            provider, model, at, service_tier=service_tier, region=region
+        )
+
     def _quote(
         self,
         provider: str,

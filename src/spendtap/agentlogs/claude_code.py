@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
@@ -52,6 +52,10 @@ from spendtap.agentlogs.timestamps import parse_timestamp
 from spendtap.context.agent import Agent
 from spendtap.event import Api, CallStatus, CaptureSource, Usage
 from spendtap.providers.anthropic_usage import anthropic_usage, usage_region
+
+if TYPE_CHECKING:
+    from spendtap.agentlogs.events import EventFactory
+    from spendtap.agentlogs.importer import EventReader
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +101,7 @@ class _Line(msgspec.Struct, rename="camel", gc=False):
     is_api_error_message: Any = None
 
 
-_LINE_DECODER = msgspec.json.Decoder(_Line)
+LINE_DECODER = msgspec.json.Decoder(_Line)
 
 
 def default_roots(homes: AgentHomes) -> list[Path]:
@@ -176,6 +180,12 @@ class ClaudeCodeFormat:
     def open(self, path: Path) -> TranscriptFile:
         return TranscriptFile(self, path)
 
+    def event_reader(self, factory: EventFactory) -> EventReader | None:
+        """The compiled backfill reader, where it is built."""
+        from spendtap.agentlogs import claude_code_backfill
+
+        return claude_code_backfill.event_reader(self, factory)
+
     def claim(self, message_id: str, request_id: str | None) -> bool:
         """True the first time a response is emitted, False for a copy of it."""
         if self._deferred:
@@ -207,7 +217,7 @@ class TranscriptFile:
         Most bytes are prompts and tool results (``user`` lines), told apart by
         their first bytes, and a line without ``"usage"`` is no response: neither
         is cut out of the chunk or decoded. A response line is decoded without its
-        content blocks (see ``_read_line``).
+        content blocks (see ``read_line``).
         """
         data, at, end = lines.data, lines.start, lines.end
         find, rfind = data.find, data.rfind
@@ -222,7 +232,7 @@ class TranscriptFile:
                 continue
             if rfind(_USAGE_MARK, start, stop) < 0:
                 continue
-            record = _read_line(data[start:stop])
+            record = read_line(data[start:stop])
             if record is None:
                 invalid += 1
             else:
@@ -230,21 +240,16 @@ class TranscriptFile:
         self._stats.lines += count
         if invalid:
             self._stats.invalid_lines += invalid
-            log.warning(
-                "agentlogs.claude_code.invalid_lines path=%s count=%d "
-                "(response lines that are not JSON objects; skipped)",
-                self.path,
-                invalid,
-            )
+            warn_invalid(self.path, invalid)
 
     def feed_tail(self, tail: bytes) -> bool:
         """The file's unterminated last line; False when it is cut short."""
         if not tail.strip():
             return True
-        record = _read_line(tail)
+        record = read_line(tail)
         if record is None:
             self._stats.truncated_lines += 1
-            log.warning("agentlogs.claude_code.line_truncated path=%s", self.path)
+            warn_truncated(self.path)
             return False
         self._stats.lines += 1
         self._take(record, time.monotonic())
@@ -345,6 +350,19 @@ class TranscriptFile:
             return
         self._stats.calls += 1
         calls.append(to_call(record, response, first, last))
+
+
+def warn_invalid(path: Path, count: int) -> None:
+    log.warning(
+        "agentlogs.claude_code.invalid_lines path=%s count=%d "
+        "(response lines that are not JSON objects; skipped)",
+        path,
+        count,
+    )
+
+
+def warn_truncated(path: Path) -> None:
+    log.warning("agentlogs.claude_code.line_truncated path=%s", path)
 
 
 def is_canonical(stamp: str) -> bool:
@@ -466,7 +484,7 @@ def _count(value: object) -> int | None:
     return value if type(value) is int and 0 <= value <= MAX_COUNT else None
 
 
-def _read_line(line: bytes) -> _Line | None:
+def read_line(line: bytes) -> _Line | None:
     """A line's call fields, without decoding its content blocks; None when the
     line is not a JSON object.
 
@@ -478,7 +496,7 @@ def _read_line(line: bytes) -> _Line | None:
     in a line's content does not cost the line its call.
     """
     try:
-        return _LINE_DECODER.decode(line)
+        return LINE_DECODER.decode(line)
     except (msgspec.MsgspecError, RecursionError):  # nested too deep: orjson says
         record = _decode(line)
         return None if record is None else line_of(record)

@@ -85,6 +85,15 @@ class EventLine(NamedTuple):
     data: bytes
 
 
+class ImportedEvent(NamedTuple):
+    """An event a backfill read, with the ids its call is counted once by across
+    files (``parallel`` applies that rule to events read by other processes)."""
+
+    line: EventLine
+    response_id: str | None
+    request_id: str | None
+
+
 class EventFactory:
     """Builds usage events from agent calls; one per import (not thread-safe)."""
 
@@ -93,6 +102,10 @@ class EventFactory:
         self.pricer = pricer or Pricer()
         self._bulk = BulkPricer(self.pricer)
         self._contexts: dict[tuple[object, ...], dict[str, Any]] = {}
+
+    @property
+    def bulk_pricer(self) -> BulkPricer:
+        return self._bulk
 
     def build(self, call: AgentCall) -> UsageEvent:
         parsed = parsed_call(call)
@@ -161,7 +174,7 @@ class EventFactory:
             cost, cost_status, price_ref = _UNBILLED_ERROR
         else:
             cost, cost_status, price_ref = self._bulk.price(call)
-        out = self._template(call).copy()
+        out = self.template(call).copy()
         out["event_id"] = fast_event_id(_VALUES[source], key)
         out["model"] = model
         out["region"] = region
@@ -192,7 +205,11 @@ class EventFactory:
         event = self.build_json(call)
         return EventLine(event["event_id"], orjson.dumps(event, option=_NEWLINE))
 
-    def _template(self, call: AgentCall) -> dict[str, Any]:
+    def imported(self, call: AgentCall) -> ImportedEvent:
+        """``build_line(call)`` with the ids the call is de-duplicated by."""
+        return ImportedEvent(self.build_line(call), call.response_id, call.request_id)
+
+    def template(self, call: AgentCall) -> dict[str, Any]:
         """Every field of the event in contract order, those shared by the calls of
         one session and place filled in: made once, copied per call."""
         key = (

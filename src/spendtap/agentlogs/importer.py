@@ -14,12 +14,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from spendtap.agentlogs.call import AgentCall
 from spendtap.agentlogs.lines import Lines, ReadState, read_lines
 from spendtap.agentlogs.stats import ImportStats
 from spendtap.event import CaptureSource
+
+if TYPE_CHECKING:
+    from spendtap.agentlogs.events import EventFactory, ImportedEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,20 @@ class LogFormat(Protocol):
         """The files under ``root`` to read, in the order to read them."""
 
     def open(self, path: Path) -> LogFile: ...
+
+
+class EventReader(Protocol):
+    """Reads whole files of a backfill straight into usage events (a compiled
+    reader); a file's events come out as ``LogFile`` and ``build_line`` give them."""
+
+    def read_file(self, path: Path) -> Iterator[ImportedEvent]: ...
+
+
+@runtime_checkable
+class ReadsEvents(Protocol):
+    """A format with an ``EventReader`` of its own (where it is built)."""
+
+    def event_reader(self, factory: EventFactory) -> EventReader | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +132,32 @@ class LogImporter:
             self.format.name,
             self.stats.summary(),
         )
+
+    def backfill_events(
+        self,
+        factory: EventFactory,
+        progress: ProgressCallback | None = None,
+        *,
+        paths: Sequence[Path] | None = None,
+    ) -> Iterator[ImportedEvent]:
+        """``backfill`` (not followed) as usage events made by ``factory``: read by
+        the format's own ``EventReader`` where it has one, else call by call."""
+        fmt = self.format
+        reader = fmt.event_reader(factory) if isinstance(fmt, ReadsEvents) else None
+        if reader is None:
+            for call in self.backfill(progress, paths=paths):
+                yield factory.imported(call)
+            return
+        paths = self.discover() if paths is None else list(paths)
+        sizes = [file_size(p) for p in paths]
+        total = sum(sizes)
+        done = 0
+        for index, (path, size) in enumerate(zip(paths, sizes, strict=True)):
+            self.stats.files += 1
+            yield from reader.read_file(path)
+            done += size
+            if progress is not None:
+                progress(Progress(done, total, index + 1, len(paths)))
 
     def follow(
         self, stop: threading.Event, interval: float = FOLLOW_INTERVAL_S

@@ -22,8 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import orjson
 
-from spendtap.agentlogs.call import AgentCall
-from spendtap.agentlogs.events import EventLine
+from spendtap.agentlogs.events import EventLine, ImportedEvent
 from spendtap.agentlogs.importer import LogImporter, file_size
 from spendtap.agentlogs.stats import ImportStats
 
@@ -35,11 +34,9 @@ MAX_WORKERS = 4
 #: A child's events are passed on about this many bytes at a time.
 _COLLECT_BYTES = 1024 * 1024
 
-#: Reads a list of files and hands each call and its event line to the callback;
-#: the flag says whether to report progress (only the parent draws on the terminal).
-ShardReader = Callable[
-    [Sequence[Path], Callable[[AgentCall, EventLine], None], bool], None
-]
+#: Reads a list of files and hands each event to the callback; the flag says
+#: whether to report progress (only the parent draws on the terminal).
+ShardReader = Callable[[Sequence[Path], Callable[[ImportedEvent], None], bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +98,8 @@ def run_sharded(
     fmt = importer.format
     claim = fmt.claim if isinstance(fmt, ClaimsResponses) else None
 
-    def keep(_call: AgentCall, line: EventLine) -> None:
+    def keep(imported: ImportedEvent) -> None:
+        line = imported.line
         seen.add(line.event_id)
         emit(line)
 
@@ -182,10 +180,10 @@ def _child_main(
     ):
         dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
-        def write(call: AgentCall, line: EventLine) -> None:
+        def write(imported: ImportedEvent) -> None:
+            line, response_id, request_id = imported
             out.write(line.data)
-            key = (line.event_id, call.response_id, call.request_id)
-            keys.write(dumps(key, option=newline))
+            keys.write(dumps((line.event_id, response_id, request_id), option=newline))
 
         read_shard(shard, write, False)
     files.stats.write_bytes(orjson.dumps(importer.stats.as_dict()))

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from spendtap.agentlogs import parallel
-from spendtap.agentlogs.call import AgentCall
-from spendtap.agentlogs.events import EventFactory, EventLine
+from spendtap.agentlogs.events import EventFactory, EventLine, ImportedEvent
 from spendtap.agentlogs.importer import LogImporter, ProgressCallback
 from spendtap.delivery.spool import Spool
 
@@ -101,18 +100,20 @@ def run_import(
             parallel.run_sharded(
                 importer, layout.shards, reader, batcher.add, batcher.add_lines
             )
-            batcher.flush()
-            return
+        else:
+            for imported in importer.backfill_events(factory, progress):
+                batcher.add(imported.line)
+        batcher.flush()
+        return
 
     build = factory.build_line
-    for call in importer.backfill(progress, then_follow=follow is not None):
+    for call in importer.backfill(progress, then_follow=True):
         batcher.add(build(call))
     batcher.flush()
-    if follow is not None:
-        log.info("agentlogs.follow.started format=%s", importer.format.name)
-        for call in importer.follow(follow):
-            batcher.add(build(call))
-            batcher.flush()
+    log.info("agentlogs.follow.started format=%s", importer.format.name)
+    for call in importer.follow(follow):
+        batcher.add(build(call))
+        batcher.flush()
 
 
 def _shard_reader(
@@ -120,11 +121,12 @@ def _shard_reader(
 ) -> parallel.ShardReader:
     def read(
         paths: Sequence[Path],
-        emit: Callable[[AgentCall, EventLine], None],
+        emit: Callable[[ImportedEvent], None],
         report: bool,
     ) -> None:
-        build = factory.build_line
-        for call in importer.backfill(progress if report else None, paths=paths):
-            emit(call, build(call))
+        for imported in importer.backfill_events(
+            factory, progress if report else None, paths=paths
+        ):
+            emit(imported)
 
     return read
