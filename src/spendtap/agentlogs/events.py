@@ -122,11 +122,8 @@ class EventFactory:
         )
         return with_agent_cost(event, call.agent_cost_usd)
 
-    # TODO(#4): making each call's event (this, pricing, the id, its JSON) is half
-    # of an import's CPU, about 12 µs a call, and reading the lines most of the
-    # rest (BENCHMARKS.md "Agent logs"); ccusage stays faster until native code
-    # does both several times cheaper (a text template per session was tried and
-    # is slower: escaping the call's own strings in Python costs more).
+    # A Claude Code backfill writes most of its events in compiled code
+    # (claude_code_native), which leaves every unusual call to this method.
     def build_json(self, call: AgentCall) -> dict[str, Any]:
         """``build(call).to_json()``, without the intermediate objects.
 

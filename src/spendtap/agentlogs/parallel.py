@@ -140,7 +140,7 @@ class _Child:
 
     @property
     def keys(self) -> Path:
-        """(event id, response id, request id) of each event, a JSON line each."""
+        """(event id, response id, request id) of each event: one JSON array."""
         return self.events.with_name(self.events.name + ".keys")
 
 
@@ -173,19 +173,16 @@ def _child_main(
         setattr(importer.stats, field.name, 0)
     if isinstance(importer.format, ClaimsResponses):
         importer.format.defer_claims()
-    buffering = 1024 * 1024
-    with (
-        open(files.events, "wb", buffering=buffering) as out,
-        open(files.keys, "wb", buffering=buffering) as keys,
-    ):
-        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    keys: list[tuple[str, str | None, str | None]] = []
+    with open(files.events, "wb", buffering=1024 * 1024) as out:
 
         def write(imported: ImportedEvent) -> None:
             line, response_id, request_id = imported
             out.write(line.data)
-            keys.write(dumps((line.event_id, response_id, request_id), option=newline))
+            keys.append((line.event_id, response_id, request_id))
 
         read_shard(shard, write, False)
+    files.keys.write_bytes(orjson.dumps(keys))
     files.stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
 
 
@@ -201,17 +198,27 @@ def _collect(
         if os.waitstatus_to_exitcode(status) != 0:
             return False
         counts = orjson.loads(child.stats.read_bytes())
-        with open(child.events, "rb") as events, open(child.keys, "rb") as keys:
+        keys = orjson.loads(child.keys.read_bytes())
+        taken = 0
+        with open(child.events, "rb") as events:
             while lines := events.readlines(_COLLECT_BYTES):
+                chunk = keys[taken : taken + len(lines)]
+                taken += len(lines)
+                if len(chunk) != len(lines):
+                    break
                 fresh: list[EventLine] = []
-                for line in lines:
-                    key = orjson.loads(keys.readline())
+                for line, key in zip(lines, chunk, strict=True):
                     if _is_new(key, seen, claim):
                         fresh.append(EventLine(key[0], line))
                     else:
                         counts["calls"] -= 1
                         counts["cross_file_duplicates"] += 1
                 emit_lines(fresh)
+        if taken != len(keys):
+            raise RuntimeError(
+                f"a reader process wrote {len(keys)} event ids but {taken} or more "
+                f"events ({child.events}); run the import again"
+            )
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
         return True
