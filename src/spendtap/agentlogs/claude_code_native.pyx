@@ -231,6 +231,38 @@ cdef int64_t days_from_civil(int64_t year, int64_t month, int64_t day) noexcept:
     return era * 146097 + doe - 719468
 
 
+cdef inline bint is_leap(int64_t year) noexcept:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+cdef bint surely_time(str stamp):
+    """Whether a canonical stamp is certainly a time ``datetime.fromisoformat``
+    takes (ASCII digits, every field in range). False means "ask Python"."""
+    cdef int64_t value
+    if not micros_of(stamp, &value):
+        return False
+    cdef Py_ssize_t length
+    cdef const char *t = PyUnicode_AsUTF8AndSize(stamp, &length)
+    cdef int year = ((t[0] - 48) * 10 + t[1] - 48) * 100 + (t[2] - 48) * 10 + t[3] - 48
+    cdef int month = (t[5] - 48) * 10 + t[6] - 48
+    cdef int day = (t[8] - 48) * 10 + t[9] - 48
+    cdef int hour = (t[11] - 48) * 10 + t[12] - 48
+    cdef int minute = (t[14] - 48) * 10 + t[15] - 48
+    cdef int second = (t[17] - 48) * 10 + t[18] - 48
+    cdef int days
+    if year < 1 or month < 1 or month > 12 or day < 1:
+        return False
+    if hour > 23 or minute > 59 or second > 59:
+        return False
+    if month == 2:
+        days = 29 if is_leap(year) else 28
+    elif month == 4 or month == 6 or month == 9 or month == 11:
+        days = 30
+    else:
+        days = 31
+    return day <= days
+
+
 cdef bint micros_of(str stamp, int64_t *out):
     """Microseconds since the epoch of a canonical stamp (already known to be a
     valid time); False if its digits are not ASCII digits."""
@@ -314,6 +346,7 @@ cdef class TranscriptEvents:
     cdef dict fragments
     cdef dict day_plans
     cdef dict refs
+    cdef dict providers
     cdef Buffer out
     cdef Buffer name
     # Counts for the file being read, added to ``stats`` by ``finish``.
@@ -345,6 +378,7 @@ cdef class TranscriptEvents:
         self.fragments = {}
         self.day_plans = {}
         self.refs = {}
+        self.providers = {}
         self.out = Buffer()
         self.name = Buffer()
         self.slow_calls = 0
@@ -414,7 +448,7 @@ cdef class TranscriptEvents:
             return
         at = stamp
         canonical = is_canonical(at)
-        if not self.is_time(at, canonical):
+        if not (canonical and surely_time(at)) and not self.is_time(at, canonical):
             self.unusable_lines += 1
             return
         request_id = record.request_id
@@ -587,8 +621,12 @@ cdef class TranscriptEvents:
         if counts[5] > counts[4]:  # reasoning above output: the pricer warns
             return None
         tier = text_of(usage.get("service_tier"))
-        region = self.plans.region_of(usage)
-        provider = self.plans.provider_of(model)
+        region = None
+        if usage.get("inference_geo") is not None:
+            region = self.plans.region_of(usage)
+        provider = self.providers.get(model)
+        if provider is None:
+            provider = self.providers[model] = self.plans.provider_of(model)
 
         cost_text = b"null"
         status = b'"unpriced"'
