@@ -26,6 +26,7 @@ from libc.string cimport memchr, memcpy
 from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport int64_t, uint64_t
 from libc.math cimport nearbyint
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 import msgspec
 
@@ -43,7 +44,7 @@ cdef const char *MESSAGE_MARK = b'"message":'
 cdef Py_ssize_t HEAD_BYTES = 512
 cdef object MAX_COUNT = 2**63 - 1
 #: Counts at or past this go the slow way: exact integer arithmetic would overflow.
-cdef int64_t MAX_FAST_COUNT = 1 << 40
+cdef int64_t MAX_FAST_COUNT = 1099511627776  # 2**40
 #: ``Decimal``'s default precision: a cost with more digits is rounded there.
 cdef object DECIMAL_DIGITS_LIMIT = 10**28
 cdef str SYNTHETIC_MODEL = "<synthetic>"
@@ -91,6 +92,19 @@ cdef inline object count_of(object value):
     if type(value) is int and 0 <= value <= MAX_COUNT:
         return value
     return None
+
+
+cdef inline bint c_count(object value, int64_t *out) except -1:
+    """``count_of`` in C: whether ``value`` is a count, and then the count."""
+    cdef int overflow = 0
+    cdef long long number
+    if type(value) is not int:
+        return False
+    number = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow != 0 or number < 0:
+        return False
+    out[0] = number
+    return True
 
 
 cdef inline object text_of(object value):
@@ -154,11 +168,6 @@ cdef class Buffer:
             digits[at] = <char>(48 + rest % 10)
             rest //= 10
         return self.write(digits + at, 24 - at)
-
-    cdef int write_count(self, object value) except -1:
-        if value is None:
-            return self.write("null", 4)
-        return self.write_int(<int64_t>value)
 
     cdef int write_text(self, object value) except -1:
         """A JSON string as orjson writes it (UTF-8 as is; quote, backslash and
@@ -563,7 +572,10 @@ cdef class TranscriptEvents:
         """The event line, or None to leave the call to Python."""
         cdef int64_t started, ended, amount, rate
         cdef int64_t counts[7]
-        cdef list values
+        cdef int64_t amounts[7]
+        cdef bint present[7]
+        cdef int64_t write = 0, write_5m = 0, write_1h = 0
+        cdef bint has_write, has_5m = False, has_1h = False
         cdef int128 cost, term, limit
         cdef int128 exact = 9007199254740992  # 2**53
         cdef DayPlan plan
@@ -584,41 +596,47 @@ cdef class TranscriptEvents:
         if started < 0 or ended < 0:
             return None
 
-        # transcript_counts, the one-step shape.
-        write = count_of(usage.get("cache_creation_input_tokens"))
+        # transcript_counts, the one-step shape (None is "not present").
+        has_write = c_count(usage.get("cache_creation_input_tokens"), &write)
         split = usage.get("cache_creation")
-        write_5m = write_1h = None
         if type(split) is dict:
-            write_5m = count_of((<dict>split).get("ephemeral_5m_input_tokens"))
-            write_1h = count_of((<dict>split).get("ephemeral_1h_input_tokens"))
-        if write_5m is None and write_1h is None:
-            write_5m = write
-        elif write is not None and (write_5m or 0) + (write_1h or 0) != write:
-            write_1h = min(write_1h or 0, write)
+            has_5m = c_count(
+                (<dict>split).get("ephemeral_5m_input_tokens"), &write_5m
+            )
+            has_1h = c_count(
+                (<dict>split).get("ephemeral_1h_input_tokens"), &write_1h
+            )
+        if not has_5m and not has_1h:
+            has_5m, write_5m = has_write, write
+        elif has_write and (
+            <int128>(write_5m if has_5m else 0) + (write_1h if has_1h else 0) != write
+        ):
+            write_1h = min(write_1h if has_1h else 0, write)
             write_5m = write - write_1h
+            has_5m = has_1h = True
         details = usage.get("output_tokens_details")
         tools = usage.get("server_tool_use")
-        values = [
-            count_of(usage.get("input_tokens")),
-            count_of(usage.get("cache_read_input_tokens")),
-            write_5m,
-            write_1h,
-            count_of(usage.get("output_tokens")),
-            count_of((<dict>details).get("thinking_tokens"))
-            if type(details) is dict else None,
-            count_of((<dict>tools).get("web_search_requests"))
-            if type(tools) is dict else None,
-        ]
+        present[0] = c_count(usage.get("input_tokens"), &counts[0])
+        present[1] = c_count(usage.get("cache_read_input_tokens"), &counts[1])
+        present[2], counts[2] = has_5m, write_5m
+        present[3], counts[3] = has_1h, write_1h
+        present[4] = c_count(usage.get("output_tokens"), &counts[4])
+        present[5] = type(details) is dict and c_count(
+            (<dict>details).get("thinking_tokens"), &counts[5]
+        )
+        present[6] = type(tools) is dict and c_count(
+            (<dict>tools).get("web_search_requests"), &counts[6]
+        )
         empty = True
         for i in range(7):
-            if values[i] is None:
+            if not present[i]:
                 counts[i] = 0
             else:
                 empty = False
-                if values[i] >= MAX_FAST_COUNT:
+                if counts[i] >= MAX_FAST_COUNT:
                     return None
-                counts[i] = <int64_t>values[i]
-        if counts[5] > counts[4]:  # reasoning above output: the pricer warns
+            amounts[i] = counts[i]
+        if amounts[5] > amounts[4]:  # reasoning above output: the pricer warns
             return None
         tier = text_of(usage.get("service_tier"))
         region = None
@@ -642,7 +660,7 @@ cdef class TranscriptEvents:
                 return None
             plan = <DayPlan>found
             # The band, then the cost in units of 10**-scale dollars.
-            amount = counts[0] + counts[1] + counts[2] + counts[3]
+            amount = amounts[0] + amounts[1] + amounts[2] + amounts[3]
             index = 0
             for start in plan.starts:
                 if amount > start:
@@ -653,13 +671,13 @@ cdef class TranscriptEvents:
             cost = <int64_t>plan.per_call[index]
             if cost >= limit or -cost >= limit:
                 return None
-            counts[4] -= counts[5]  # output less reasoning, then reasoning
+            amounts[4] -= amounts[5]  # output less reasoning, then reasoning
             used = 0
             bit = 1
             for i in range(7):
-                if counts[i]:
+                if amounts[i]:
                     rate = <int64_t>rates[i]
-                    term = <int128>rate * counts[i]
+                    term = <int128>rate * amounts[i]
                     if term >= limit or -term >= limit:
                         return None
                     cost += term
@@ -671,7 +689,7 @@ cdef class TranscriptEvents:
             ref = self.refs.get(ref_key)
             if ref is None:
                 ref = self.plans.price_ref(plan.card, index, tuple(
-                    [counts[i] for i in range(7)]
+                    [amounts[i] for i in range(7)]
                 ))
                 self.refs[ref_key] = ref
             if -exact < cost < exact and plan.scale <= 22:
@@ -707,7 +725,10 @@ cdef class TranscriptEvents:
             out.write_text(region)
             for i in range(7):
                 out.write_bytes(frags[3 + i])
-                out.write_count(values[i])
+                if present[i]:
+                    out.write_int(counts[i])
+                else:
+                    out.write(b"null", 4)
             out.write_bytes(frags[10])
             if empty:
                 out.write(b'"absent"', 8)
@@ -739,10 +760,16 @@ cdef class TranscriptEvents:
             self.out.size = 0
             return None
         line = out.take()
-        return self.make_imported(
-            self.make_line(event_id[1:37].decode("ascii"), line),
-            response.message_id,
-            request_id,
+        # The two named tuples, made as their own ``_make`` does.
+        return tuple.__new__(
+            self.make_imported,
+            (
+                tuple.__new__(
+                    self.make_line, (event_id[1:37].decode("ascii"), line)
+                ),
+                response.message_id,
+                request_id,
+            ),
         )
 
     cdef bytes event_id(self, str message_id, object request_id):

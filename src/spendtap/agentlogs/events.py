@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -83,6 +84,24 @@ class EventLine(NamedTuple):
 
     event_id: str
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventBlock:
+    """Consecutive event lines as one piece of bytes, with each one's id and length
+    (another process's events, passed on without being cut apart where possible)."""
+
+    data: bytes
+    event_ids: list[str]
+    lengths: list[int]
+
+    def lines(self) -> list[EventLine]:
+        lines: list[EventLine] = []
+        at = 0
+        for line_id, length in zip(self.event_ids, self.lengths, strict=True):
+            lines.append(EventLine(line_id, self.data[at : at + length]))
+            at += length
+        return lines
 
 
 class ImportedEvent(NamedTuple):

@@ -18,11 +18,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from spendtap.agentlogs.events import EventLine, ImportedEvent
+from spendtap.agentlogs.events import EventBlock, EventLine, ImportedEvent
 from spendtap.agentlogs.importer import LogImporter, file_size
 from spendtap.agentlogs.stats import ImportStats
 
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 #: Below this many bytes of logs, one process is quicker than forking.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 MAX_WORKERS = 4
-#: A child's events are passed on about this many bytes at a time.
-_COLLECT_BYTES = 1024 * 1024
+#: A child's events are passed on this many at a time.
+_COLLECT_EVENTS = 2000
 
 #: Reads a list of files and hands each event to the callback; the flag says
 #: whether to report progress (only the parent draws on the terminal).
@@ -86,11 +86,11 @@ def run_sharded(
     shards: list[list[Path]],
     read_shard: ShardReader,
     emit: Callable[[EventLine], None],
-    emit_lines: Callable[[list[EventLine]], None],
+    emit_block: Callable[[EventBlock], None],
 ) -> None:
     """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
-    passed on once: the parent's one by one to ``emit``, a child's a chunk of its
-    file at a time to ``emit_lines``, less those passed on already."""
+    passed on once: the parent's one by one to ``emit``, a child's a block of its
+    file at a time to ``emit_block``, less those passed on already."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
@@ -105,7 +105,7 @@ def run_sharded(
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
-        if not _collect(importer.stats, child, seen, claim, emit_lines):
+        if not _collect(importer.stats, child, seen, claim, emit_block):
             log.error(
                 "agentlogs.parallel.child_failed files=%d rereading=true", len(shard)
             )
@@ -140,7 +140,8 @@ class _Child:
 
     @property
     def keys(self) -> Path:
-        """(event id, response id, request id) of each event: one JSON array."""
+        """(event id, response id, request id, length) of each event: one JSON
+        array."""
         return self.events.with_name(self.events.name + ".keys")
 
 
@@ -173,13 +174,13 @@ def _child_main(
         setattr(importer.stats, field.name, 0)
     if isinstance(importer.format, ClaimsResponses):
         importer.format.defer_claims()
-    keys: list[tuple[str, str | None, str | None]] = []
+    keys: list[tuple[str, str | None, str | None, int]] = []
     with open(files.events, "wb", buffering=1024 * 1024) as out:
 
         def write(imported: ImportedEvent) -> None:
             line, response_id, request_id = imported
             out.write(line.data)
-            keys.append((line.event_id, response_id, request_id))
+            keys.append((line.event_id, response_id, request_id, len(line.data)))
 
         read_shard(shard, write, False)
     files.keys.write_bytes(orjson.dumps(keys))
@@ -191,7 +192,7 @@ def _collect(
     child: _Child,
     seen: set[str],
     claim: Claim | None,
-    emit_lines: Callable[[list[EventLine]], None],
+    emit_block: Callable[[EventBlock], None],
 ) -> bool:
     try:
         _, status = os.waitpid(child.pid, 0)
@@ -199,26 +200,29 @@ def _collect(
             return False
         counts = orjson.loads(child.stats.read_bytes())
         keys = orjson.loads(child.keys.read_bytes())
-        taken = 0
         with open(child.events, "rb") as events:
-            while lines := events.readlines(_COLLECT_BYTES):
-                chunk = keys[taken : taken + len(lines)]
-                taken += len(lines)
-                if len(chunk) != len(lines):
-                    break
-                fresh: list[EventLine] = []
-                for line, key in zip(lines, chunk, strict=True):
-                    if _is_new(key, seen, claim):
-                        fresh.append(EventLine(key[0], line))
-                    else:
-                        counts["calls"] -= 1
-                        counts["cross_file_duplicates"] += 1
-                emit_lines(fresh)
-        if taken != len(keys):
-            raise RuntimeError(
-                f"a reader process wrote {len(keys)} event ids but {taken} or more "
-                f"events ({child.events}); run the import again"
-            )
+            for first in range(0, len(keys), _COLLECT_EVENTS):
+                chunk = keys[first : first + _COLLECT_EVENTS]
+                lengths = [key[3] for key in chunk]
+                data = events.read(sum(lengths))
+                if len(data) != sum(lengths):
+                    raise RuntimeError(f"{child.events} is cut short; import again")
+                new = [_is_new(key, seen, claim) for key in chunk]
+                block = EventBlock(data, [key[0] for key in chunk], lengths)
+                if not all(new):
+                    kept = [
+                        line for line, n in zip(block.lines(), new, strict=True) if n
+                    ]
+                    block = EventBlock(
+                        b"".join(line.data for line in kept),
+                        [line.event_id for line in kept],
+                        [len(line.data) for line in kept],
+                    )
+                    counts["calls"] -= len(chunk) - len(kept)
+                    counts["cross_file_duplicates"] += len(chunk) - len(kept)
+                emit_block(block)
+            if events.read(1):
+                raise RuntimeError(f"{child.events} has more events than ids")
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
         return True
@@ -227,9 +231,9 @@ def _collect(
             path.unlink(missing_ok=True)
 
 
-def _is_new(key: list[str | None], seen: set[str], claim: Claim | None) -> bool:
+def _is_new(key: list[Any], seen: set[str], claim: Claim | None) -> bool:
     """Whether a child's event is none passed on before; passing it on is assumed."""
-    event_id, response_id, request_id = key
+    event_id, response_id, request_id, _length = key
     assert event_id is not None
     if event_id in seen:
         return False

@@ -6,10 +6,15 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from spendtap.agentlogs import parallel
-from spendtap.agentlogs.events import EventFactory, EventLine, ImportedEvent
+from spendtap.agentlogs.events import (
+    EventBlock,
+    EventFactory,
+    EventLine,
+    ImportedEvent,
+)
 from spendtap.agentlogs.importer import LogImporter, ProgressCallback
 from spendtap.delivery.spool import Spool
 
@@ -26,6 +31,12 @@ class EventSink(Protocol):
         """Take usage events as their ids and JSON lines."""
 
 
+@runtime_checkable
+class BlockSink(Protocol):
+    def put_block(self, block: EventBlock) -> None:
+        """Take consecutive usage events as one piece of JSON Lines."""
+
+
 class JsonLinesSink:
     """One usage event per line, in the contract's field names."""
 
@@ -37,6 +48,11 @@ class JsonLinesSink:
         self._stream.write(b"".join([line.data for line in lines]))
         self._stream.flush()
         self.written += len(lines)
+
+    def put_block(self, block: EventBlock) -> None:
+        self._stream.write(block.data)
+        self._stream.flush()
+        self.written += len(block.event_ids)
 
 
 class SpoolSink:
@@ -71,6 +87,14 @@ class _Batcher:
         if len(self._lines) >= self._size:
             self.flush()
 
+    def add_block(self, block: EventBlock) -> None:
+        """Many events as one piece, after those already added."""
+        if isinstance(self._sink, BlockSink):
+            self.flush()
+            self._sink.put_block(block)
+        else:
+            self.add_lines(block.lines())
+
     def flush(self) -> None:
         if self._lines:
             self._sink.put_lines(self._lines)
@@ -98,7 +122,7 @@ def run_import(
             log.info("agentlogs.backfill.split shards=%d", len(layout.shards))
             reader = _shard_reader(importer, factory, progress)
             parallel.run_sharded(
-                importer, layout.shards, reader, batcher.add, batcher.add_lines
+                importer, layout.shards, reader, batcher.add, batcher.add_block
             )
         else:
             for imported in importer.backfill_events(factory, progress):
