@@ -295,3 +295,15 @@ def test_random_transcripts_reach_both_ways_of_the_compiled_reader(
     ]
     slow = reader.slow_calls
     assert 0 < slow < len(events), (slow, len(events))
+
+
+def test_feed_refuses_what_is_not_complete_lines(tmp_path: Path) -> None:
+    fmt = ClaudeCodeFormat()
+    factory = EventFactory(
+        LogContext(tmp_path / "data", homes=AgentHomes(home=tmp_path))
+    )
+    reader = claude_code_backfill.NativeTranscripts(fmt, factory)._reader
+    for data, start, end in ((b"{}", 0, 2), (b"{}\n", 0, 9), (b"{}\n", 2, 1)):
+        with pytest.raises(ValueError, match="complete lines"):
+            reader.feed(data, start, end)
+    assert reader.feed(b"{}\n", 0, 3) == 0

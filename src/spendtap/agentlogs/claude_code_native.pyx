@@ -95,7 +95,8 @@ cdef inline object count_of(object value):
 
 
 cdef inline bint c_count(object value, int64_t *out) except -1:
-    """``count_of`` in C: whether ``value`` is a count, and then the count."""
+    """``count_of`` without making an int: whether ``value`` is a count (then
+    stored in ``out``)."""
     cdef int overflow = 0
     cdef long long number
     if type(value) is not int:
@@ -402,6 +403,10 @@ cdef class TranscriptEvents:
         cdef Py_ssize_t at = start, stop, length, limit
         cdef Py_ssize_t count = 0, invalid = 0
         cdef object record
+        if start < 0 or end > len(data) or start > end or (
+            end > start and p[end - 1] != 10
+        ):
+            raise ValueError("feed takes complete lines: data[start:end] ends with one")
         while at < end:
             newline = <const char *>memchr(p + at, 10, end - at)
             stop = newline - p
