@@ -307,3 +307,74 @@ def test_feed_refuses_what_is_not_complete_lines(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="complete lines"):
             reader.feed(data, start, end)
     assert reader.feed(b"{}\n", 0, 3) == 0
+
+
+def _nested(depth: int) -> str:
+    """A response line whose content is ``depth`` - 2 arrays deep (the line and
+    its message are the other two levels)."""
+    inner = "[" * (depth - 2) + "1" + "]" * (depth - 2)
+    return (
+        '{"type":"assistant","timestamp":"2025-10-02T09:00:00.000Z",'
+        f'"requestId":"req_{depth}","message":{{"id":"msg_{depth}",'
+        '"model":"claude-sonnet-4-5-20250929",'
+        f'"content":{inner},"usage":{{"input_tokens":1,"output_tokens":1}}}}}}'
+    )
+
+
+@pytest.mark.parametrize("depth", [1000, 1024, 1025, 1200, 1493, 1496, 5000])
+def test_nesting_past_the_limit_is_an_invalid_line_wherever_it_is_read(
+    depth: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # How deep msgspec can go depends on the caller's stack; whether a line is
+    # read must not (it did: depth 1493 was read one way and not the other).
+    from spendtap.agentlogs.claude_code import MAX_DEPTH, read_line
+
+    home = tmp_path / "home"
+    projects = home / ".claude" / "projects"
+    (projects / "p").mkdir(parents=True)
+    line = _nested(depth)
+    (projects / "p" / "s.jsonl").write_text(line + "\n")
+    python, native = read_both(projects, tmp_path / "data", home, monkeypatch)
+    assert native == python
+    readable = depth <= MAX_DEPTH
+    assert python[1]["calls"] == (1 if readable else 0)
+    assert python[1]["invalid_lines"] == (0 if readable else 1)
+
+    def nested_call(levels: int) -> object:  # deeper in the C stack each time
+        return read_line(line.encode()) if levels == 0 else nested_call(levels - 1)
+
+    assert (nested_call(300) is not None) == readable
+
+
+def test_caches_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One session per line: the per-session pieces would otherwise pile up.
+    from spendtap.agentlogs.claude_code_native import CACHE_SIZE_LIMIT
+
+    projects = tmp_path / "home" / ".claude" / "projects" / "p"
+    projects.mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                "type": "assistant",
+                "timestamp": "2025-10-02T09:00:00.000Z",
+                "sessionId": f"s-{index}",
+                "requestId": f"req_{index}",
+                "message": {
+                    "id": f"msg_{index}",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "usage": {"input_tokens": 1, "output_tokens": 1},
+                },
+            }
+        )
+        for index in range(CACHE_SIZE_LIMIT + 10)
+    ]
+    (projects / "s.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv(claude_code_backfill.PURE_PYTHON_ENV, "0")
+    factory = EventFactory(
+        LogContext(tmp_path / "data", homes=AgentHomes(home=tmp_path / "home"))
+    )
+    reader = claude_code_backfill.NativeTranscripts(ClaudeCodeFormat(), factory)
+    events = list(reader.read_file(projects / "s.jsonl"))
+    assert len(events) == CACHE_SIZE_LIMIT + 10
+    cached = reader._reader.cached
+    assert 0 < cached["fragments"] <= CACHE_SIZE_LIMIT, cached

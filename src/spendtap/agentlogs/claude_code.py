@@ -24,7 +24,8 @@ fields a call needs, which skips its content blocks (the bulk of it) without
 building them; a line msgspec will not take that way (a ``message`` that is no
 object, a lone UTF-16 surrogate) is decoded whole and then looked at, so JSON is
 read however it is spaced or ordered, and timestamps with any fraction of a second,
-an offset or none.
+an offset or none. A line nesting arrays and objects more than ``MAX_DEPTH`` deep is
+invalid, however deep the decoder could go from where it is called.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _HEAD_BYTES = 512
 #: The largest token count taken (the engine's limit); JSON allows any integer.
 MAX_COUNT = 2**63 - 1
+#: A line nesting arrays and objects deeper than this is not read (invalid).
+MAX_DEPTH = 1024
+#: A JSON string (skipped whole) or a bracket.
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
 class _Message(msgspec.Struct, gc=False):
@@ -484,6 +489,27 @@ def _count(value: object) -> int | None:
     return value if type(value) is int and 0 <= value <= MAX_COUNT else None
 
 
+def too_deep(line: bytes) -> bool:
+    """Whether ``line`` nests arrays and objects more than ``MAX_DEPTH`` deep.
+
+    How deep msgspec can go depends on how deep the caller's stack already is,
+    so without this rule whether such a line is read would depend on where it
+    is read from. (Counting every bracket first is cheap and nearly always
+    enough.)"""
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for token in _NESTING.finditer(line):
+        mark = token.group()
+        if mark in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif mark in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def read_line(line: bytes) -> _Line | None:
     """A line's call fields, without decoding its content blocks; None when the
     line is not a JSON object.
@@ -495,6 +521,8 @@ def read_line(line: bytes) -> _Line | None:
     except that msgspec does not check the UTF-8 of text it skips, so a broken byte
     in a line's content does not cost the line its call.
     """
+    if len(line) > 2 * MAX_DEPTH and too_deep(line):
+        return None
     try:
         return LINE_DECODER.decode(line)
     except (msgspec.MsgspecError, RecursionError):  # nested too deep: orjson says

@@ -195,7 +195,7 @@ class NativeTranscripts:
         if state.tail.strip() and not reader.feed_tail(state.tail):
             self.stats.truncated_lines += 1
             claude_code.warn_truncated(path)
-        return iter(reader.finish())
+        yield from reader.finish()
 
 
 def event_reader(

@@ -1,11 +1,12 @@
 # Types of the compiled reader (claude_code_native.pyx), for mypy.
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from spendtap.agentlogs.events import EventLine, ImportedEvent
 from spendtap.pricing.card import Card
 
 SLOTS: tuple[str, ...]
+CACHE_SIZE_LIMIT: int
 
 class DayPlan:
     card: Card
@@ -26,6 +27,8 @@ class TranscriptEvents:
     lines: int
     invalid_lines: int
     slow_calls: int
+    @property
+    def cached(self) -> dict[str, int]: ...
     def __init__(
         self,
         fmt: Any,
@@ -42,4 +45,4 @@ class TranscriptEvents:
     ) -> None: ...
     def feed(self, data: bytes, start: int, end: int) -> int: ...
     def feed_tail(self, tail: bytes) -> bool: ...
-    def finish(self) -> list[ImportedEvent]: ...
+    def finish(self) -> Iterator[ImportedEvent]: ...

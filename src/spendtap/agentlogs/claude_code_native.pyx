@@ -59,6 +59,14 @@ SLOTS = (
     "started_at", "ended_at", "duration_ms", "request_id", "response_id",
 )
 cdef int SLOT_COUNT = 19
+#: Entries kept in each per-session or per-model cache (as the Python reader's
+#: ``events.CONTEXT_CACHE_SIZE`` and ``bulk_pricing.QUOTE_CACHE_SIZE``); past it
+#: the cache starts over.
+cdef Py_ssize_t CACHE_SIZE = 4096
+CACHE_SIZE_LIMIT = CACHE_SIZE
+cdef Py_ssize_t QUOTE_CACHE_SIZE = 8192
+#: ``claude_code.MAX_DEPTH``: a line nested deeper is not read.
+cdef Py_ssize_t MAX_DEPTH = 1024
 cdef const char *HEX = b"0123456789abcdef"
 
 
@@ -220,6 +228,37 @@ cdef class Buffer:
         cdef bytes out = PyBytes_FromStringAndSize(self.data, self.size)
         self.size = 0
         return out
+
+
+cdef bint too_deep(const char *line, Py_ssize_t length) noexcept:
+    """``claude_code.too_deep``: more than ``MAX_DEPTH`` nested arrays and
+    objects. (Counting every bracket first is cheap and nearly always enough.)"""
+    cdef Py_ssize_t i, opened = 0, depth = 0
+    cdef unsigned char c
+    cdef bint quoted = False
+    for i in range(length):
+        c = <unsigned char>line[i]
+        opened += (c == 91) | (c == 123)
+    if opened <= MAX_DEPTH:
+        return False
+    i = 0
+    while i < length:
+        c = <unsigned char>line[i]
+        if quoted:
+            if c == 92:
+                i += 1
+            elif c == 34:
+                quoted = False
+        elif c == 34:
+            quoted = True
+        elif c == 91 or c == 123:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif c == 93 or c == 125:
+            depth -= 1
+        i += 1
+    return False
 
 
 cdef inline int digit(const char *text, int at) noexcept:
@@ -393,6 +432,16 @@ cdef class TranscriptEvents:
         self.name = Buffer()
         self.slow_calls = 0
 
+    @property
+    def cached(self):
+        """How many entries each cache holds (each is bounded)."""
+        return {
+            "fragments": len(self.fragments),
+            "day_plans": len(self.day_plans),
+            "refs": len(self.refs),
+            "providers": len(self.providers),
+        }
+
     def feed(self, bytes data, Py_ssize_t start, Py_ssize_t end):
         """Complete lines ``data[start:end]`` (each ending with a newline); the
         number of response lines that were not JSON objects."""
@@ -420,6 +469,9 @@ cdef class TranscriptEvents:
                 if memmem(line, head - line, USER_MARK, 13) != NULL:
                     continue
             if memmem(line, length, USAGE_MARK, 7) == NULL:
+                continue
+            if length > 2 * MAX_DEPTH and too_deep(line, length):
+                invalid += 1
                 continue
             try:
                 record = self.decode(
@@ -520,8 +572,9 @@ cdef class TranscriptEvents:
             response.record = record
 
     def finish(self):
-        """The file's events, in ``TranscriptFile.settle(final=True)`` order; adds
-        the file's counts to the import's."""
+        """The file's events, in ``TranscriptFile.settle(final=True)`` order, a few
+        at a time (a generator); once they are all out, adds the file's counts to
+        the import's."""
         cdef list events = []
         cdef Response response
         pending = self.pending
@@ -531,6 +584,12 @@ cdef class TranscriptEvents:
             while response is not None:
                 self.emit(response, events)
                 response = response.sibling
+            if len(events) >= 64:
+                for event in events:
+                    yield event
+                events = []
+        for event in events:
+            yield event
         stats = self.stats
         stats.lines += self.lines
         stats.invalid_lines += self.invalid_lines
@@ -542,7 +601,6 @@ cdef class TranscriptEvents:
         self.lines = self.invalid_lines = self.merged_lines = 0
         self.unusable_lines = self.synthetic_lines = 0
         self.cross_file_duplicates = self.calls = 0
-        return events
 
     cdef emit(self, Response response, list events):
         """``TranscriptFile._emit`` and ``EventFactory.build_line``."""
@@ -649,6 +707,8 @@ cdef class TranscriptEvents:
             region = self.plans.region_of(usage)
         provider = self.providers.get(model)
         if provider is None:
+            if len(self.providers) >= CACHE_SIZE:
+                self.providers.clear()
             provider = self.providers[model] = self.plans.provider_of(model)
 
         cost_text = b"null"
@@ -660,6 +720,9 @@ cdef class TranscriptEvents:
             found = self.day_plans.get(plan_key, self)
             if found is self:
                 found = self.plans.day_plan(provider, model, tier, region, day)
+                if len(self.day_plans) + len(self.refs) >= QUOTE_CACHE_SIZE:
+                    self.day_plans.clear()
+                    self.refs.clear()  # keyed by plan: plans may now be freed
                 self.day_plans[plan_key] = found
             if found is None:
                 return None
@@ -716,6 +779,8 @@ cdef class TranscriptEvents:
         frags = self.fragments.get(template_key)
         if frags is None:
             frags = self.plans.fragments(record, response)
+            if len(self.fragments) >= CACHE_SIZE:
+                self.fragments.clear()
             self.fragments[template_key] = frags
 
         request_id = response.request_id
