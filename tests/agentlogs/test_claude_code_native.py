@@ -19,6 +19,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -378,3 +379,38 @@ def test_caches_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert len(events) == CACHE_SIZE_LIMIT + 10
     cached = reader._reader.cached
     assert 0 < cached["fragments"] <= CACHE_SIZE_LIMIT, cached
+
+
+@pytest.mark.parametrize("cwd", ["/work/payments", "/work/\x00spendtap slot\x00"])
+def test_session_pieces_are_the_event_json_cut_at_the_calls_own_values(
+    cwd: str, tmp_path: Path
+) -> None:
+    from spendtap.agentlogs.claude_code import LINE_DECODER
+    from spendtap.agentlogs.claude_code_native import SLOTS
+
+    line = {
+        "type": "assistant",
+        "timestamp": "2025-10-02T09:00:00.000Z",
+        "cwd": cwd,
+        "sessionId": "s-1",
+        "message": {"id": "m", "model": "claude-sonnet-4-5-20250929", "usage": {}},
+    }
+    record = LINE_DECODER.decode(json.dumps(line))
+    response = SimpleNamespace(
+        message_id="m",
+        request_id="r",
+        first_at="2025-10-02T09:00:00.000Z",
+        last_at="2025-10-02T09:00:00.000Z",
+    )
+    factory = EventFactory(
+        LogContext(tmp_path / "data", homes=AgentHomes(home=tmp_path))
+    )
+    plans = claude_code_backfill.EventPlans(factory)
+    pieces = plans.fragments(record, response)
+    template = factory.template(plans.slow_call(record, response))
+    assert pieces == claude_code_backfill.fragments_by_field(template, SLOTS)
+    # Put together with each slot's own JSON, they are the template's JSON.
+    joined = pieces[0]
+    for name, piece in zip(SLOTS, pieces[1:], strict=True):
+        joined += json.dumps(template[name]).encode() + piece
+    assert json.loads(joined) == template

@@ -50,6 +50,8 @@ PURE_PYTHON_ENV = "SPENDTAP_PURE_PYTHON"
 #: The largest scaled rate taken (the compiled reader multiplies in 128 bits).
 _MAX_SCALED_RATE = 2**62
 DAY = timedelta(days=1)
+#: Stands for a call's own value while a session's event JSON is cut into pieces.
+_SLOT = "\x00spendtap slot\x00"
 
 
 def built() -> bool:
@@ -77,18 +79,13 @@ class EventPlans:
         assert call is not None  # only canonical (valid) times come here
         template = self.factory.template(call)
         assert claude_code_native is not None
-        slots = set(claude_code_native.SLOTS)
-        pieces: list[bytes] = []
-        current = b"{"
-        for index, name in enumerate(EVENT_FIELDS):
-            current += b"," if index else b""
-            current += b'"' + name.encode() + b'":'
-            if name in slots:
-                pieces.append(current)
-                current = b""
-            else:
-                current += orjson.dumps(template[name])
-        pieces.append(current + b"}\n")
+        slots = claude_code_native.SLOTS
+        marked = template | dict.fromkeys(slots, _SLOT)
+        pieces = orjson.dumps(marked, option=orjson.OPT_APPEND_NEWLINE).split(
+            orjson.dumps(_SLOT)
+        )
+        if len(pieces) != len(slots) + 1:  # the session's own text holds the mark
+            return fragments_by_field(template, slots)
         return tuple(pieces)
 
     def region_of(self, usage: dict[str, Any]) -> str | None:
@@ -130,6 +127,24 @@ class EventPlans:
         return ImportedEvent(
             self.factory.build_line(call), call.response_id, call.request_id
         )
+
+
+def fragments_by_field(
+    template: dict[str, Any], slots: tuple[str, ...]
+) -> tuple[bytes, ...]:
+    """``EventPlans.fragments`` encoded one field at a time."""
+    pieces: list[bytes] = []
+    current = b"{"
+    for index, name in enumerate(EVENT_FIELDS):
+        current += b"," if index else b""
+        current += b'"' + name.encode() + b'":'
+        if name in slots:
+            pieces.append(current)
+            current = b""
+        else:
+            current += orjson.dumps(template[name])
+    pieces.append(current + b"}\n")
+    return tuple(pieces)
 
 
 def scaled_plan(card: Card) -> DayPlan | None:
