@@ -38,7 +38,7 @@ def extensions() -> list[Extension]:
         "spendtap.agentlogs.claude_code_native",
         ["src/spendtap/agentlogs/claude_code_native.pyx"],
         define_macros=[("_GNU_SOURCE", None)],
-        extra_compile_args=["-O2"],
+        extra_compile_args=["-O3"],
     )
     return cythonize([native], language_level=3, quiet=True)
 

@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 #: Below this many bytes of logs, one process is quicker than forking.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 MAX_WORKERS = 4
-#: The parent's time to pass on a child's events, as a share of the time to read
-#: them (measured on the benchmark corpus: about 0.08 s against 0.5 s).
-PASS_ON_COST = 0.15
 #: A child's events are passed on this many at a time.
 _COLLECT_EVENTS = 2000
 
@@ -50,9 +47,7 @@ class Plan:
 
 def plan(paths: Sequence[Path], workers: int) -> Plan:
     """Split ``paths`` (in reading order, oldest first) into up to ``workers`` runs
-    of consecutive files, sized so that all processes finish together: the
-    parent's run is smaller by the time it then takes to pass the children's
-    events on (``PASS_ON_COST``), the children's are of equal size.
+    of consecutive files of about equal size.
 
     Consecutive files cover consecutive days, so each process prices the models of
     its own days only; and the earlier shard's copy of a call that crossed shards
@@ -61,27 +56,13 @@ def plan(paths: Sequence[Path], workers: int) -> Plan:
     sizes = [file_size(path) for path in paths]
     total = sum(sizes)
     count = max(1, min(workers, len(paths)))
-    # The parent reads a share p and passes on (1 - p) at PASS_ON_COST; each
-    # child reads (1 - p) / (count - 1): equal when p is this.
-    others = PASS_ON_COST * (count - 1)
-    first = (1 - others) / (count - others) if count > 1 else 1.0
-    ends = [first + (1 - first) * i / (count - 1) for i in range(1, count)]
     shards: list[list[Path]] = [[] for _ in range(count)]
     done = 0
     for path, size in zip(paths, sizes, strict=True):
-        share = done / total if total else 0.0
-        index = 0 if share < first else min(count - 1, _shard_of(share, ends))
+        index = min(count - 1, done * count // total) if total else 0
         shards[index].append(path)
         done += size
     return Plan([shard for shard in shards if shard], total)
-
-
-def _shard_of(share: float, ends: list[float]) -> int:
-    """The child shard (1 on) whose run covers ``share`` of the bytes."""
-    for index, end in enumerate(ends, start=1):
-        if share < end:
-            return index
-    return len(ends)
 
 
 def worth_splitting(total_bytes: int) -> bool:
