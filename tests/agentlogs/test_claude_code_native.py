@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from spendtap.agentlogs import claude_code_backfill
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat
 from spendtap.agentlogs.context import AgentHomes, LogContext
-from spendtap.agentlogs.events import EventFactory
+from spendtap.agentlogs.events import EventFactory, EventLine, ImportedEvent
 from spendtap.agentlogs.importer import LogImporter
 from tests.agentlogs.conftest import FIXTURES, copy_fixture, make_repo
 
@@ -55,7 +55,11 @@ def read_both(
         importer = LogImporter(fmt, [root])
         if pure == "0":
             assert fmt.event_reader(factory) is not None
-        lines = [imported.line.data for imported in importer.backfill_events(factory)]
+        lines = [
+            imported.line.data
+            for batch in importer.backfill_events(factory)
+            for imported in batch
+        ]
         results.append((lines, fmt.stats.as_dict()))
     return results[0], results[1]
 
@@ -292,10 +296,13 @@ def test_random_transcripts_reach_both_ways_of_the_compiled_reader(
     events = [
         imported
         for path in sorted(projects.rglob("*.jsonl"))
-        for imported in reader.read_file(path)
+        for batch in reader.read_file(path)
+        for imported in batch
     ]
     slow = reader.slow_calls
     assert 0 < slow < len(events), (slow, len(events))
+    # The compiled reader makes the same named tuples as the Python code.
+    assert all(type(e) is ImportedEvent and type(e.line) is EventLine for e in events)
 
 
 def test_feed_refuses_what_is_not_complete_lines(tmp_path: Path) -> None:
@@ -375,7 +382,7 @@ def test_caches_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         LogContext(tmp_path / "data", homes=AgentHomes(home=tmp_path / "home"))
     )
     reader = claude_code_backfill.NativeTranscripts(ClaudeCodeFormat(), factory)
-    events = list(reader.read_file(projects / "s.jsonl"))
+    events = [e for batch in reader.read_file(projects / "s.jsonl") for e in batch]
     assert len(events) == CACHE_SIZE_LIMIT + 10
     cached = reader._reader.cached
     assert 0 < cached["fragments"] <= CACHE_SIZE_LIMIT, cached

@@ -197,7 +197,7 @@ class NativeTranscripts:
         """Calls so far whose event the Python code made (see ``EventPlans``)."""
         return self._reader.slow_calls
 
-    def read_file(self, path: Path) -> Iterator[ImportedEvent]:
+    def read_file(self, path: Path) -> Iterator[list[ImportedEvent]]:
         """Every event in ``path``, read to its end (``LogImporter._read`` for one
         new file, with its unterminated last line read as a line)."""
         reader = self._reader

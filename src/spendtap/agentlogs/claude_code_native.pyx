@@ -572,9 +572,9 @@ cdef class TranscriptEvents:
             response.record = record
 
     def finish(self):
-        """The file's events, in ``TranscriptFile.settle(final=True)`` order, a few
-        at a time (a generator); once they are all out, adds the file's counts to
-        the import's."""
+        """The file's events, in ``TranscriptFile.settle(final=True)`` order, in
+        lists of a few (a generator); once they are all out, adds the file's counts
+        to the import's."""
         cdef list events = []
         cdef Response response
         pending = self.pending
@@ -585,11 +585,10 @@ cdef class TranscriptEvents:
                 self.emit(response, events)
                 response = response.sibling
             if len(events) >= 64:
-                for event in events:
-                    yield event
+                yield events
                 events = []
-        for event in events:
-            yield event
+        if events:
+            yield events
         stats = self.stats
         stats.lines += self.lines
         stats.invalid_lines += self.invalid_lines

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between looks for new lines and new files when following.
 FOLLOW_INTERVAL_S = 1.0
+#: Events a backfill hands on at a time.
+EVENT_BATCH = 64
 
 
 class LogFile(Protocol):
@@ -56,9 +58,10 @@ class LogFormat(Protocol):
 
 class EventReader(Protocol):
     """Reads whole files of a backfill straight into usage events (a compiled
-    reader); a file's events come out as ``LogFile`` and ``build_line`` give them."""
+    reader); a file's events come out as ``LogFile`` and ``build_line`` give them,
+    a few at a time."""
 
-    def read_file(self, path: Path) -> Iterator[ImportedEvent]: ...
+    def read_file(self, path: Path) -> Iterator[list[ImportedEvent]]: ...
 
 
 @runtime_checkable
@@ -139,14 +142,21 @@ class LogImporter:
         progress: ProgressCallback | None = None,
         *,
         paths: Sequence[Path] | None = None,
-    ) -> Iterator[ImportedEvent]:
-        """``backfill`` (not followed) as usage events made by ``factory``: read by
-        the format's own ``EventReader`` where it has one, else call by call."""
+    ) -> Iterator[list[ImportedEvent]]:
+        """``backfill`` (not followed) as usage events made by ``factory``, a few
+        at a time: read by the format's own ``EventReader`` where it has one, else
+        call by call."""
         fmt = self.format
         reader = fmt.event_reader(factory) if isinstance(fmt, ReadsEvents) else None
         if reader is None:
+            batch: list[ImportedEvent] = []
             for call in self.backfill(progress, paths=paths):
-                yield factory.imported(call)
+                batch.append(factory.imported(call))
+                if len(batch) >= EVENT_BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
             return
         paths = self.discover() if paths is None else list(paths)
         sizes = [file_size(p) for p in paths]

@@ -36,7 +36,9 @@ _COLLECT_EVENTS = 2000
 
 #: Reads a list of files and hands each event to the callback; the flag says
 #: whether to report progress (only the parent draws on the terminal).
-ShardReader = Callable[[Sequence[Path], Callable[[ImportedEvent], None], bool], None]
+ShardReader = Callable[
+    [Sequence[Path], Callable[[list[ImportedEvent]], None], bool], None
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,12 @@ def run_sharded(
     importer: LogImporter,
     shards: list[list[Path]],
     read_shard: ShardReader,
-    emit: Callable[[EventLine], None],
+    emit_lines: Callable[[list[EventLine]], None],
     emit_block: Callable[[EventBlock], None],
 ) -> None:
     """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
-    passed on once: the parent's one by one to ``emit``, a child's a block of its
-    file at a time to ``emit_block``, less those passed on already."""
+    passed on once: the parent's a few at a time to ``emit_lines``, a child's a
+    block of its file at a time to ``emit_block``, less those passed on already."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
@@ -98,10 +100,10 @@ def run_sharded(
     fmt = importer.format
     claim = fmt.claim if isinstance(fmt, ClaimsResponses) else None
 
-    def keep(imported: ImportedEvent) -> None:
-        line = imported.line
-        seen.add(line.event_id)
-        emit(line)
+    def keep(batch: list[ImportedEvent]) -> None:
+        lines = [imported.line for imported in batch]
+        seen.update([line.event_id for line in lines])
+        emit_lines(lines)
 
     read_shard(shards[0], keep, True)
     for child, shard in zip(children, shards[1:], strict=True):
@@ -177,10 +179,14 @@ def _child_main(
     keys: list[tuple[str, str | None, str | None, int]] = []
     with open(files.events, "wb", buffering=1024 * 1024) as out:
 
-        def write(imported: ImportedEvent) -> None:
-            line, response_id, request_id = imported
-            out.write(line.data)
-            keys.append((line.event_id, response_id, request_id, len(line.data)))
+        def write(batch: list[ImportedEvent]) -> None:
+            out.write(b"".join([imported.line.data for imported in batch]))
+            keys.extend(
+                [
+                    (line.event_id, response_id, request_id, len(line.data))
+                    for line, response_id, request_id in batch
+                ]
+            )
 
         read_shard(shard, write, False)
     files.keys.write_bytes(orjson.dumps(keys))

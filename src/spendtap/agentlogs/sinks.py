@@ -122,11 +122,11 @@ def run_import(
             log.info("agentlogs.backfill.split shards=%d", len(layout.shards))
             reader = _shard_reader(importer, factory, progress)
             parallel.run_sharded(
-                importer, layout.shards, reader, batcher.add, batcher.add_block
+                importer, layout.shards, reader, batcher.add_lines, batcher.add_block
             )
         else:
-            for imported in importer.backfill_events(factory, progress):
-                batcher.add(imported.line)
+            for batch in importer.backfill_events(factory, progress):
+                batcher.add_lines([imported.line for imported in batch])
         batcher.flush()
         return
 
@@ -145,12 +145,12 @@ def _shard_reader(
 ) -> parallel.ShardReader:
     def read(
         paths: Sequence[Path],
-        emit: Callable[[ImportedEvent], None],
+        emit: Callable[[list[ImportedEvent]], None],
         report: bool,
     ) -> None:
-        for imported in importer.backfill_events(
+        for batch in importer.backfill_events(
             factory, progress if report else None, paths=paths
         ):
-            emit(imported)
+            emit(batch)
 
     return read
