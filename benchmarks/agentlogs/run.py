@@ -1,6 +1,7 @@
 """spendtap import claude-code --json against ccusage daily --json, side by side.
 
     .venv/bin/python benchmarks/agentlogs/run.py [--lines 200000] [--runs 5]
+        [--pure-python]
 
 Generates (or reuses) a corpus with ``generate.py`` under ``--corpus``, then runs
 both tools on it ``--runs`` times each, alternating which goes first, with
@@ -11,7 +12,9 @@ and proportional set sizes, sampled with psutil every 10 ms (the proportional si
 which needs smaps, every 50 ms). ccusage runs as a Node launcher plus a native
 binary; a large spendtap import forks a second reader. It then
 checks that both tools report the same token totals for every day, and prints a
-Markdown table of medians. spendtap's bytecode is compiled first, as installing it
+Markdown table of medians. ``--pure-python`` adds a third tool: spendtap with its
+compiled Claude Code reader turned off (``SPENDTAP_PURE_PYTHON=1``), the baseline
+that reader is measured against. spendtap's bytecode is compiled first, as installing it
 from a wheel does (an editable install with ``PYTHONDONTWRITEBYTECODE`` set would
 compile every module on every start).
 """
@@ -42,6 +45,7 @@ SAMPLE_S = 0.01
 #: Every how many samples the proportional set size (from smaps) is read too.
 PSS_EVERY = 5
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
+PURE = "spendtap (pure Python)"
 
 
 @dataclass
@@ -67,24 +71,31 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="spendtap-bench-"))
     env = {**os.environ, "HOME": str(corpus), "TZ": "UTC"}
     env.pop("CLAUDE_CONFIG_DIR", None)
+    ours_command = [
+        str(args.spendtap),
+        "import",
+        "claude-code",
+        "--json",
+        "--data-dir",
+        str(data_dir),
+    ]
     commands = {
-        "spendtap": [
-            str(args.spendtap),
-            "import",
-            "claude-code",
-            "--json",
-            "--data-dir",
-            str(data_dir),
-        ],
+        "spendtap": ours_command,
         "ccusage": [str(args.ccusage), "daily", "--json", "--offline"],
     }
+    envs = {"spendtap": env, "ccusage": env}
+    if args.pure_python:
+        commands[PURE] = ours_command
+        envs[PURE] = {**env, "SPENDTAP_PURE_PYTHON": "1"}
     runs: list[Run] = []
     for index in range(args.runs):
-        order = ["spendtap", "ccusage"] if index % 2 == 0 else ["ccusage", "spendtap"]
+        order = list(commands)
+        if index % 2:
+            order.reverse()
         for tool in order:
-            run = measure(tool, commands[tool], env)
+            run = measure(tool, commands[tool], envs[tool])
             print(
-                f"run {index + 1} {tool:8} wall {run.wall_s:5.2f} s  cpu "
+                f"run {index + 1} {tool:22} wall {run.wall_s:5.2f} s  cpu "
                 f"{run.cpu_s:5.2f} s  max rss {run.max_rss_mb:5.0f} MB  tree rss "
                 f"{run.tree_rss_mb:5.0f} MB  tree pss {run.tree_pss_mb:5.0f} MB",
                 file=sys.stderr,
@@ -226,7 +237,7 @@ def report(
         "peak RSS, process tree MB | peak PSS, process tree MB |",
         "|---|---|---|---|---|---|",
     ]
-    for tool in ("spendtap", "ccusage"):
+    for tool in dict.fromkeys(r.tool for r in runs):
         mine = [r for r in runs if r.tool == tool]
         rows.append(
             f"| {tool} | {_median(mine, 'wall_s'):.2f} | {_median(mine, 'cpu_s'):.2f} | "
@@ -277,6 +288,11 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--ccusage", type=Path, default=CCUSAGE)
     parser.add_argument("--spendtap", type=Path, default=SPENDTAP)
+    parser.add_argument(
+        "--pure-python",
+        action="store_true",
+        help="also run spendtap without its compiled reader (the baseline)",
+    )
     return parser.parse_args()
 
 
