@@ -421,3 +421,21 @@ def test_session_pieces_are_the_event_json_cut_at_the_calls_own_values(
     for name, piece in zip(SLOTS, pieces[1:], strict=True):
         joined += json.dumps(template[name]).encode() + piece
     assert json.loads(joined) == template
+
+
+def test_without_the_compiled_reader_backfills_read_with_python_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(claude_code_backfill, "claude_code_native", None)
+    factory = EventFactory(
+        LogContext(tmp_path / "data", homes=AgentHomes(home=tmp_path))
+    )
+    caplog.set_level("INFO")
+    assert ClaudeCodeFormat().event_reader(factory) is None
+    assert "pure_python reason=not_built" in caplog.text
+    # Turned off on purpose: no message.
+    monkeypatch.undo()
+    caplog.clear()
+    monkeypatch.setenv(claude_code_backfill.PURE_PYTHON_ENV, "1")
+    assert ClaudeCodeFormat().event_reader(factory) is None
+    assert "pure_python" not in caplog.text

@@ -217,4 +217,12 @@ def event_reader(
     fmt: claude_code.ClaudeCodeFormat, factory: EventFactory
 ) -> NativeTranscripts | None:
     """The compiled reader for ``fmt``'s backfill, or None to read with Python."""
-    return NativeTranscripts(fmt, factory) if available() else None
+    if available():
+        return NativeTranscripts(fmt, factory)
+    if not built():
+        log.info(
+            "agentlogs.claude_code.pure_python reason=not_built (the compiled reader "
+            "was not built at install, for want of a C compiler: backfills read "
+            "about twice as slowly; reinstall spendtap where one is available)"
+        )
+    return None
