@@ -6,8 +6,13 @@ from __future__ import annotations
 import io
 import os
 import random
+import resource
+import signal
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,12 +83,20 @@ def _read(
     return out.getvalue().splitlines(), stats.as_dict()
 
 
-def test_a_child_that_fails_midway_costs_neither_an_event_nor_a_count(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    root = tmp_path / "projects"
-    for seed in range(60):  # sessions that copy each other's lines, across runs
-        write_transcripts(random.Random(seed), root / f"{seed:02d}")
+#: Run first thing in the child.
+ChildStart = Callable[[], None]
+#: Wraps the callback a reader hands its events to (in parent and child alike).
+EmitWrap = Callable[
+    [Callable[[list[ImportedEvent]], None]], Callable[[list[ImportedEvent]], None]
+]
+
+
+def split_reading(
+    child_start: ChildStart | None = None,
+    wrap: EmitWrap | None = None,
+    forked: list[parallel._Child] | None = None,
+) -> Callable[..., None]:
+    """A split import (two processes whatever the size) with hooks in it."""
     parent_pid = os.getpid()
 
     def split(
@@ -93,29 +106,170 @@ def test_a_child_that_fails_midway_costs_neither_an_event_nor_a_count(
         batcher = sinks._Batcher(sink)
         read = sinks._shard_reader(importer, factory, None)
 
-        def failing(
+        def hooked(
             paths: Sequence[Path],
             emit: Callable[[list[ImportedEvent]], None],
             report: bool,
         ) -> None:
-            events = 0
+            read(paths, emit if wrap is None else wrap(emit), report)
 
-            def counted(batch: list[ImportedEvent]) -> None:
-                nonlocal events
-                emit(batch)
-                events += len(batch)
-                if os.getpid() != parent_pid and events >= 10:
-                    raise RuntimeError("the child fails after passing on some")
+        real_fork, real_child_main = parallel._fork, parallel._child_main
 
-            read(paths, counted, report)
+        def child_main(*args: Any) -> None:
+            assert os.getpid() != parent_pid
+            if child_start is not None:
+                child_start()
+            real_child_main(*args)
 
-        parallel.run_sharded(
-            importer, shards, failing, batcher.add_lines, batcher.add_block
-        )
+        def fork(*args: Any) -> parallel._Child:
+            child = real_fork(*args)
+            if forked is not None:
+                forked.append(child)
+            return child
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(parallel, "_fork", fork)
+            patch.setattr(parallel, "_child_main", child_main)
+            parallel.run_sharded(
+                importer, shards, hooked, batcher.add_lines, batcher.add_block
+            )
         batcher.flush()
+
+    return split
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Transcripts that copy each other's lines across the split; the temporary
+    files of the split go to ``tmp_path / "tmp"``."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    projects = tmp_path / "projects"
+    for seed in range(60):
+        write_transcripts(random.Random(seed), projects / f"{seed:02d}")
+    return projects
+
+
+def left_over(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "tmp").iterdir())
+
+
+def test_a_child_that_fails_midway_costs_neither_an_event_nor_a_count(
+    root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parent_pid = os.getpid()
+
+    def failing_after_some(
+        emit: Callable[[list[ImportedEvent]], None],
+    ) -> Callable[[list[ImportedEvent]], None]:
+        events = 0
+
+        def counted(batch: list[ImportedEvent]) -> None:
+            nonlocal events
+            emit(batch)
+            events += len(batch)
+            if os.getpid() != parent_pid and events >= 10:
+                raise RuntimeError("the child fails after passing on some")
+
+        return counted
 
     alone = _read(root, tmp_path / "data", split_with=None)
     assert alone[1]["cross_file_duplicates"] > 0  # copies across runs, too
+    split = split_reading(wrap=failing_after_some)
     assert _read(root, tmp_path / "data", split_with=split) == alone
     failed = [r.getMessage() for r in caplog.records if "child_failed" in r.msg]
     assert len(failed) == 1 and "passed_on=0 " not in failed[0], failed
+    assert left_over(tmp_path) == []
+
+
+def test_a_child_slow_to_start_is_waited_for(root: Path, tmp_path: Path) -> None:
+    # The parent may look for the child's events before the child has written
+    # (or, before, even made) its files.
+    alone = _read(root, tmp_path / "data", split_with=None)
+    split = split_reading(child_start=lambda: time.sleep(0.5))
+    assert _read(root, tmp_path / "data", split_with=split) == alone
+    assert left_over(tmp_path) == []
+
+
+def test_a_launcher_that_ignores_sigchld_changes_nothing(
+    root: Path, tmp_path: Path
+) -> None:
+    # Children would be reaped before they could be waited for.
+    alone = _read(root, tmp_path / "data", split_with=None)
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert _read(root, tmp_path / "data", split_with=split_reading()) == alone
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN  # as it was
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    assert left_over(tmp_path) == []
+
+
+def test_a_child_that_cannot_write_its_file_costs_only_time(
+    root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A full disk, or a file-size limit: here 20 kB for the child's files.
+    def limited() -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))
+
+    alone = _read(root, tmp_path / "data", split_with=None)
+    split = split_reading(child_start=limited)
+    assert _read(root, tmp_path / "data", split_with=split) == alone
+    assert any("child_failed" in r.msg for r in caplog.records)
+    assert left_over(tmp_path) == []
+
+
+def test_an_interrupted_split_leaves_no_child_and_no_file(
+    root: Path, tmp_path: Path
+) -> None:
+    # `spendtap import ... | head`: the parent's first write fails.
+    parent_pid = os.getpid()
+
+    def reader_gone(
+        emit: Callable[[list[ImportedEvent]], None],
+    ) -> Callable[[list[ImportedEvent]], None]:
+        def write(batch: list[ImportedEvent]) -> None:
+            if os.getpid() == parent_pid:
+                raise BrokenPipeError("the reader left")
+            emit(batch)
+
+        return write
+
+    forked: list[parallel._Child] = []
+    split = split_reading(wrap=reader_gone, forked=forked)
+    with pytest.raises(BrokenPipeError):
+        _read(root, tmp_path / "data", split_with=split)
+    assert [child.reaped for child in forked] == [True]
+    with pytest.raises(ProcessLookupError):
+        os.kill(forked[0].pid, 0)
+    assert left_over(tmp_path) == []
+
+
+def test_sigterm_during_a_split_stops_the_child_and_removes_its_files(
+    root: Path, tmp_path: Path
+) -> None:
+    parent_pid = os.getpid()
+
+    def terminated(
+        emit: Callable[[list[ImportedEvent]], None],
+    ) -> Callable[[list[ImportedEvent]], None]:
+        def write(batch: list[ImportedEvent]) -> None:
+            emit(batch)
+            if os.getpid() == parent_pid:
+                os.kill(parent_pid, signal.SIGTERM)
+
+        return write
+
+    before = signal.getsignal(signal.SIGTERM)
+    forked: list[parallel._Child] = []
+    with pytest.raises(SystemExit) as exit_:
+        _read(
+            root,
+            tmp_path / "data",
+            split_with=split_reading(wrap=terminated, forked=forked),
+        )
+    assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before  # put back
+    assert [child.reaped for child in forked] == [True]
+    assert left_over(tmp_path) == []

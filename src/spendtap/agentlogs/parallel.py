@@ -7,18 +7,23 @@ second file. The parent reads the first run itself, then passes the children's
 events on, in order, while they are still being written, dropping any it has
 already passed on (a resumed session's copy of a call that crossed runs). Its own
 run is smaller by what passing on costs it, so that all finish together. A child
-that fails costs time, not events: the parent reads the rest of its run again.
+that fails (or cannot write its files) costs time, not events: the parent reads
+its run again. Whatever ends the import (an error, Ctrl-C, SIGTERM, a reader that
+left the pipe), no child keeps running and no temporary file is left; the files
+are private to the user and made by the parent before it forks.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -90,12 +95,14 @@ def _shard_of(share: float, ends: list[float]) -> int:
 
 
 def worth_splitting(total_bytes: int) -> bool:
-    """Whether forking pays: enough to read, a CPU to spare, Linux, one thread."""
+    """Whether forking pays: enough to read, a CPU to spare, Linux, and only the
+    main thread running (it sets the signal handlers the children need)."""
     return (
         total_bytes >= PARALLEL_MIN_BYTES
         and worker_count() > 1
         and sys.platform == "linux"
         and threading.active_count() == 1
+        and threading.current_thread() is threading.main_thread()
     )
 
 
@@ -114,10 +121,31 @@ def run_sharded(
 ) -> None:
     """Read ``shards[1:]`` in children and ``shards[0]`` here; every event is
     passed on once: the parent's a few at a time to ``emit_lines``, a child's a
-    block of its file at a time to ``emit_block``, less those passed on already."""
+    block of its file at a time to ``emit_block``, less those passed on already.
+
+    However this ends (a reader that left the pipe, Ctrl-C, SIGTERM, an error),
+    no child is left running and no temporary file is left behind."""
     sys.stdout.flush()
     sys.stderr.flush()
-    children = [_fork(importer, shard, read_shard) for shard in shards[1:]]
+    children: list[_Child] = []
+    with _signals_for_children():
+        try:
+            for shard in shards[1:]:
+                children.append(_fork(importer, shard, read_shard))
+            _run(importer, shards, children, read_shard, emit_lines, emit_block)
+        finally:
+            for child in children:
+                child.stop()
+
+
+def _run(
+    importer: LogImporter,
+    shards: list[list[Path]],
+    children: list[_Child],
+    read_shard: ShardReader,
+    emit_lines: Callable[[list[EventLine]], None],
+    emit_block: Callable[[EventBlock], None],
+) -> None:
     seen: set[str] = set()
     fmt = importer.format
     claim = fmt.claim if isinstance(fmt, ClaimsResponses) else None
@@ -137,6 +165,25 @@ def run_sharded(
                 passed,
             )
             _reread(importer.stats, shard, read_shard, keep, passed)
+
+
+@contextmanager
+def _signals_for_children() -> Iterator[None]:
+    """While children run: SIGCHLD at its default (a launcher may have left it
+    ignored, and then children are reaped before they can be waited for), and
+    SIGTERM raising ``SystemExit`` so that the children are stopped and their
+    files removed."""
+    chld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    term = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, chld)
+        signal.signal(signal.SIGTERM, term)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _reread(
@@ -181,6 +228,8 @@ class _Child:
     pid: int
     events: Path
     stats: Path
+    #: Whether it has been waited for (its exit status taken).
+    reaped: bool = False
 
     @property
     def keys(self) -> Path:
@@ -188,24 +237,59 @@ class _Child:
         per batch, one a line, each written once its events are."""
         return self.events.with_name(self.events.name + ".keys")
 
+    @property
+    def files(self) -> tuple[Path, Path, Path]:
+        return (self.events, self.keys, self.stats)
+
+    def wait(self, *, block: bool) -> int | None:
+        """Its exit code once it has exited (None while it runs, unless ``block``)."""
+        pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        if not pid:
+            return None
+        self.reaped = True
+        return os.waitstatus_to_exitcode(status)
+
+    def stop(self) -> None:
+        """End it if it still runs, wait for it, and remove its files."""
+        if self.pid > 0 and not self.reaped:  # not reaped: its pid is still its own
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            try:
+                self.wait(block=True)
+            except ChildProcessError:
+                self.reaped = True
+        for path in self.files:
+            path.unlink(missing_ok=True)
+
 
 def _fork(
     importer: LogImporter, shard: Sequence[Path], read_shard: ShardReader
 ) -> _Child:
     fd, events = tempfile.mkstemp(prefix="spendtap-import-", suffix=".jsonl")
     os.close(fd)
-    stats = Path(events + ".stats")
+    files = _Child(0, Path(events), Path(events + ".stats"))
+    try:  # all made here, private, before the parent may look at them
+        for path in (files.keys, files.stats):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        for path in files.files:
+            path.unlink(missing_ok=True)
+        raise
     pid = os.fork()
     if pid == 0:  # the child: read, write, and leave without running the parent's exit
         code = 1
+        # The parent answers Ctrl-C and SIGTERM, and ends its children itself.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
-            _child_main(importer, shard, read_shard, _Child(0, Path(events), stats))
+            _child_main(importer, shard, read_shard, files)
             code = 0
         except BaseException:  # the child's own boundary: report, never return
             log.exception("agentlogs.parallel.child_crashed")
         finally:
             os._exit(code)
-    return _Child(pid, Path(events), stats)
+    files.pid = pid
+    return files
 
 
 def _child_main(
@@ -218,22 +302,29 @@ def _child_main(
         setattr(importer.stats, field.name, 0)
     if isinstance(importer.format, ClaimsResponses):
         importer.format.defer_claims()
-    with (
-        open(files.events, "wb", buffering=0) as out,
-        open(files.keys, "wb", buffering=0) as keys,
-    ):
+    with _existing(files.events) as out, _existing(files.keys) as keys:
 
         def write(batch: list[ImportedEvent]) -> None:
             # Events first: a batch's ids are read only once its events are there.
+            # (Flushing writes every byte or raises: a full disk fails the child.)
             out.write(b"".join([imported.line.data for imported in batch]))
+            out.flush()
             ids = [
                 (line.event_id, response_id, request_id, len(line.data))
                 for line, response_id, request_id in batch
             ]
             keys.write(orjson.dumps(ids, option=orjson.OPT_APPEND_NEWLINE))
+            keys.flush()
 
         read_shard(shard, write, False)
-    files.stats.write_bytes(orjson.dumps(importer.stats.as_dict()))
+    with _existing(files.stats) as stats:
+        stats.write(orjson.dumps(importer.stats.as_dict()))
+
+
+def _existing(path: Path) -> BinaryIO:
+    """``path``, made by the parent, for writing; never made again here (a parent
+    that gave up has removed it)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_TRUNC), "wb")
 
 
 def _collect(
@@ -244,13 +335,13 @@ def _collect(
     emit_block: Callable[[EventBlock], None],
 ) -> int | None:
     """Pass a child's events on as it writes them, until it exits; None when all
-    went well, else how many were passed on before it failed."""
+    went well, else how many were passed on before it failed (it is then
+    stopped)."""
     passed = 0
     try:
         with open(child.keys, "rb") as keys, open(child.events, "rb") as events:
             waiting = b""  # the start of a line of ids not yet complete
-            exited = False
-            code = 1
+            code: int | None = None
             while True:
                 more = keys.read()
                 if more:
@@ -258,18 +349,17 @@ def _collect(
                     complete = waiting.rfind(b"\n") + 1
                     for line in waiting[:complete].splitlines():
                         passed += _pass_on(
-                            totals, orjson.loads(line), events, seen, claim, emit_block
+                            orjson.loads(line), events, seen, claim, emit_block
                         )
                     waiting = waiting[complete:]
-                elif exited:
+                elif code is not None:  # it had exited, and nothing more came
                     break
                 else:
-                    pid, status = os.waitpid(child.pid, os.WNOHANG)
-                    if pid:  # look once more for what it wrote last
-                        exited, code = True, os.waitstatus_to_exitcode(status)
-                    else:
+                    code = child.wait(block=False)
+                    if code is None:
                         time.sleep(_POLL_S)
             if code != 0 or waiting or events.read(1):
+                child.stop()
                 return passed
         counts = orjson.loads(child.stats.read_bytes())
         dropped = counts["calls"] - passed  # copies of events passed on before
@@ -277,14 +367,15 @@ def _collect(
         counts["cross_file_duplicates"] += dropped
         for name, value in counts.items():
             setattr(totals, name, getattr(totals, name) + value)
-        return None
-    finally:
-        for path in (child.events, child.keys, child.stats):
-            path.unlink(missing_ok=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        log.error("agentlogs.parallel.child_output_unreadable error=%r", exc)
+        child.stop()
+        return passed
+    child.stop()
+    return None
 
 
 def _pass_on(
-    totals: ImportStats,
     ids: list[list[Any]],
     events: BinaryIO,
     seen: set[str],
