@@ -49,7 +49,6 @@ cdef int64_t MAX_FAST_COUNT = 1099511627776  # 2**40
 cdef object DECIMAL_DIGITS_LIMIT = 10**28
 cdef str SYNTHETIC_MODEL = "<synthetic>"
 cdef str UNKNOWN_BRANCH = "HEAD"
-cdef str SOURCE = "claude_code_log"
 #: The per-call values written between a template's fragments, in order.
 SLOTS = (
     "event_id", "model", "region",
@@ -58,7 +57,6 @@ SLOTS = (
     "web_search_requests", "usage_source", "cost_usd", "cost_status", "price_ref",
     "started_at", "ended_at", "duration_ms", "request_id", "response_id",
 )
-cdef int SLOT_COUNT = 19
 #: Entries kept in each per-session or per-model cache (as the Python reader's
 #: ``events.CONTEXT_CACHE_SIZE`` and ``bulk_pricing.QUOTE_CACHE_SIZE``); past it
 #: the cache starts over.
@@ -379,7 +377,6 @@ cdef class TranscriptEvents:
     """
 
     cdef object plans
-    cdef object fmt
     cdef object stats
     cdef object decode
     cdef object read_line
@@ -410,7 +407,6 @@ cdef class TranscriptEvents:
 
     def __init__(self, fmt, plans, decode, read_line, is_time, earlier, sha1,
                  dumps_float, make_line, make_imported, bytes namespace):
-        self.fmt = fmt
         self.plans = plans
         self.stats = fmt.stats
         self.decode = decode
