@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from spendtap.agentlogs import parallel, sinks
 from spendtap.agentlogs.claude_code import ClaudeCodeFormat
 from spendtap.agentlogs.context import AgentHomes, LogContext
-from spendtap.agentlogs.events import EventFactory, ImportedEvent
+from spendtap.agentlogs.events import EventFactory, EventLine, ImportedEvent
 from spendtap.agentlogs.importer import LogImporter
 from spendtap.agentlogs.stats import ImportStats
 from tests.agentlogs.test_claude_code_native import write_transcripts
@@ -100,7 +101,7 @@ def split_reading(
     parent_pid = os.getpid()
 
     def split(
-        importer: LogImporter, factory: EventFactory, sink: sinks.JsonLinesSink
+        importer: LogImporter, factory: EventFactory, sink: sinks.EventSink
     ) -> None:
         shards = parallel.plan(importer.discover(), 2).shards
         batcher = sinks._Batcher(sink)
@@ -273,3 +274,28 @@ def test_sigterm_during_a_split_stops_the_child_and_removes_its_files(
     assert signal.getsignal(signal.SIGTERM) == before  # put back
     assert [child.reaped for child in forked] == [True]
     assert left_over(tmp_path) == []
+
+
+class _LinesOnly:
+    """A sink that takes events only one line each (as the spool does)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def put_lines(self, lines: Sequence[EventLine]) -> None:
+        for line in lines:
+            assert line.data.endswith(b"\n") and line.data.count(b"\n") == 1
+            assert orjson.loads(line.data)["event_id"] == line.event_id
+            self.lines.append(line.data.rstrip(b"\n"))
+
+
+def test_a_sink_of_single_lines_gets_the_childs_events_cut_apart(
+    root: Path, tmp_path: Path
+) -> None:
+    alone = _read(root, tmp_path / "data", split_with=None)
+    stats = ImportStats()
+    importer = LogImporter(ClaudeCodeFormat(stats), [root])
+    factory = EventFactory(LogContext(tmp_path / "data", homes=AgentHomes(home=root)))
+    sink = _LinesOnly()
+    split_reading()(importer, factory, sink)
+    assert (sink.lines, stats.as_dict()) == alone
