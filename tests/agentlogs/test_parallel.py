@@ -247,8 +247,9 @@ def test_an_interrupted_split_leaves_no_child_and_no_file(
     assert left_over(tmp_path) == []
 
 
-def test_sigterm_during_a_split_stops_the_child_and_removes_its_files(
-    root: Path, tmp_path: Path
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_a_signal_that_ends_a_split_stops_the_child_and_removes_its_files(
+    root: Path, tmp_path: Path, ending: signal.Signals
 ) -> None:
     parent_pid = os.getpid()
 
@@ -258,11 +259,11 @@ def test_sigterm_during_a_split_stops_the_child_and_removes_its_files(
         def write(batch: list[ImportedEvent]) -> None:
             emit(batch)
             if os.getpid() == parent_pid:
-                os.kill(parent_pid, signal.SIGTERM)
+                os.kill(parent_pid, ending)
 
         return write
 
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(ending)
     forked: list[parallel._Child] = []
     with pytest.raises(SystemExit) as exit_:
         _read(
@@ -270,8 +271,8 @@ def test_sigterm_during_a_split_stops_the_child_and_removes_its_files(
             tmp_path / "data",
             split_with=split_reading(wrap=terminated, forked=forked),
         )
-    assert exit_.value.code == 128 + signal.SIGTERM
-    assert signal.getsignal(signal.SIGTERM) == before  # put back
+    assert exit_.value.code == 128 + ending
+    assert signal.getsignal(ending) == before  # put back
     assert [child.reaped for child in forked] == [True]
     assert left_over(tmp_path) == []
 
@@ -299,3 +300,29 @@ def test_a_sink_of_single_lines_gets_the_childs_events_cut_apart(
     sink = _LinesOnly()
     split_reading()(importer, factory, sink)
     assert (sink.lines, stats.as_dict()) == alone
+
+
+def test_a_signal_the_launcher_ignores_stays_ignored(
+    root: Path, tmp_path: Path
+) -> None:
+    # `nohup spendtap import ...`: closing the terminal must not end the import.
+    parent_pid = os.getpid()
+
+    def hang_up(
+        emit: Callable[[list[ImportedEvent]], None],
+    ) -> Callable[[list[ImportedEvent]], None]:
+        def write(batch: list[ImportedEvent]) -> None:
+            emit(batch)
+            if os.getpid() == parent_pid:
+                os.kill(parent_pid, signal.SIGHUP)
+
+        return write
+
+    alone = _read(root, tmp_path / "data", split_with=None)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        split = split_reading(wrap=hang_up)
+        assert _read(root, tmp_path / "data", split_with=split) == alone
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert left_over(tmp_path) == []

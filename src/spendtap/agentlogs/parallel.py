@@ -8,9 +8,9 @@ events on, in order, while they are still being written, dropping any it has
 already passed on (a resumed session's copy of a call that crossed runs). Its own
 run is smaller by what passing on costs it, so that all finish together. A child
 that fails (or cannot write its files) costs time, not events: the parent reads
-its run again. Whatever ends the import (an error, Ctrl-C, SIGTERM, a reader that
-left the pipe), no child keeps running and no temporary file is left; the files
-are private to the user and made by the parent before it forks.
+its run again. Whatever ends the import (an error, Ctrl-C, SIGTERM or SIGHUP, a
+reader that left the pipe), no child keeps running and no temporary file is left;
+the files are private to the user and made by the parent before it forks.
 """
 
 from __future__ import annotations
@@ -171,15 +171,20 @@ def _run(
 def _signals_for_children() -> Iterator[None]:
     """While children run: SIGCHLD at its default (a launcher may have left it
     ignored, and then children are reaped before they can be waited for), and
-    SIGTERM raising ``SystemExit`` so that the children are stopped and their
-    files removed."""
+    SIGTERM, SIGHUP (the terminal closed) and SIGQUIT raising ``SystemExit``, so
+    that the children are stopped and their files removed; one the launcher left
+    ignored (``nohup``) stays ignored."""
     chld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    term = signal.signal(signal.SIGTERM, _terminated)
+    ending: dict[signal.Signals, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            ending[signum] = signal.signal(signum, _terminated)
     try:
         yield
     finally:
         signal.signal(signal.SIGCHLD, chld)
-        signal.signal(signal.SIGTERM, term)
+        for signum, handler in ending.items():
+            signal.signal(signum, handler)
 
 
 def _terminated(signum: int, _frame: object) -> None:
@@ -278,9 +283,12 @@ def _fork(
     pid = os.fork()
     if pid == 0:  # the child: read, write, and leave without running the parent's exit
         code = 1
-        # The parent answers Ctrl-C and SIGTERM, and ends its children itself.
+        # The parent answers Ctrl-C and the signals that end it, and ends its
+        # children itself.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            if signal.getsignal(signum) is _terminated:
+                signal.signal(signum, signal.SIG_DFL)
         try:
             _child_main(importer, shard, read_shard, files)
             code = 0
