@@ -139,6 +139,23 @@ def split_reading(
     return split
 
 
+def in_parent_after_each(action: Callable[[], None]) -> EmitWrap:
+    """A wrap that runs ``action`` in the parent after it hands on each batch."""
+    parent_pid = os.getpid()
+
+    def wrap(
+        emit: Callable[[list[ImportedEvent]], None],
+    ) -> Callable[[list[ImportedEvent]], None]:
+        def write(batch: list[ImportedEvent]) -> None:
+            emit(batch)
+            if os.getpid() == parent_pid:
+                action()
+
+        return write
+
+    return wrap
+
+
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Transcripts that copy each other's lines across the split; the temporary
@@ -225,20 +242,11 @@ def test_an_interrupted_split_leaves_no_child_and_no_file(
     root: Path, tmp_path: Path
 ) -> None:
     # `spendtap import ... | head`: the parent's first write fails.
-    parent_pid = os.getpid()
-
-    def reader_gone(
-        emit: Callable[[list[ImportedEvent]], None],
-    ) -> Callable[[list[ImportedEvent]], None]:
-        def write(batch: list[ImportedEvent]) -> None:
-            if os.getpid() == parent_pid:
-                raise BrokenPipeError("the reader left")
-            emit(batch)
-
-        return write
+    def reader_gone() -> None:
+        raise BrokenPipeError("the reader left")
 
     forked: list[parallel._Child] = []
-    split = split_reading(wrap=reader_gone, forked=forked)
+    split = split_reading(wrap=in_parent_after_each(reader_gone), forked=forked)
     with pytest.raises(BrokenPipeError):
         _read(root, tmp_path / "data", split_with=split)
     assert [child.reaped for child in forked] == [True]
@@ -251,18 +259,7 @@ def test_an_interrupted_split_leaves_no_child_and_no_file(
 def test_a_signal_that_ends_a_split_stops_the_child_and_removes_its_files(
     root: Path, tmp_path: Path, ending: signal.Signals
 ) -> None:
-    parent_pid = os.getpid()
-
-    def terminated(
-        emit: Callable[[list[ImportedEvent]], None],
-    ) -> Callable[[list[ImportedEvent]], None]:
-        def write(batch: list[ImportedEvent]) -> None:
-            emit(batch)
-            if os.getpid() == parent_pid:
-                os.kill(parent_pid, ending)
-
-        return write
-
+    terminated = in_parent_after_each(lambda: os.kill(os.getpid(), ending))
     before = signal.getsignal(ending)
     forked: list[parallel._Child] = []
     with pytest.raises(SystemExit) as exit_:
@@ -306,18 +303,7 @@ def test_a_signal_the_launcher_ignores_stays_ignored(
     root: Path, tmp_path: Path
 ) -> None:
     # `nohup spendtap import ...`: closing the terminal must not end the import.
-    parent_pid = os.getpid()
-
-    def hang_up(
-        emit: Callable[[list[ImportedEvent]], None],
-    ) -> Callable[[list[ImportedEvent]], None]:
-        def write(batch: list[ImportedEvent]) -> None:
-            emit(batch)
-            if os.getpid() == parent_pid:
-                os.kill(parent_pid, signal.SIGHUP)
-
-        return write
-
+    hang_up = in_parent_after_each(lambda: os.kill(os.getpid(), signal.SIGHUP))
     alone = _read(root, tmp_path / "data", split_with=None)
     before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
