@@ -36,11 +36,14 @@ from tests.agentlogs.conftest import FIXTURES, copy_fixture, make_repo
 CASES = sorted(p.name for p in (FIXTURES / "claude_code").iterdir() if p.is_dir())
 
 
-def test_the_compiled_reader_is_built() -> None:
+def test_the_compiled_reader_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     # The test set-up (scripts/setup) builds it; without it every backfill is
     # read the slow way and the tests below would compare Python with itself.
     assert claude_code_backfill.built()
+    monkeypatch.delenv(claude_code_backfill.PURE_PYTHON_ENV, raising=False)
     assert claude_code_backfill.available()
+    monkeypatch.setenv(claude_code_backfill.PURE_PYTHON_ENV, "1")
+    assert not claude_code_backfill.available()
 
 
 def read_both(
