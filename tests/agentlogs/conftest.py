@@ -194,3 +194,19 @@ def run_json(
     )
     assert code == 0
     return [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+
+
+def import_to_engine(projects: Path, engine_url: str, data_dir: Path) -> int:
+    """``spendtap import claude-code PATH --engine URL`` in this process: its exit
+    code."""
+    return main(
+        [
+            "import",
+            "claude-code",
+            str(projects),
+            "--engine",
+            engine_url,
+            "--data-dir",
+            str(data_dir),
+        ]
+    )

@@ -22,7 +22,12 @@ from spendtap.cli import imports
 from spendtap.cli.main import main
 from spendtap.delivery.spool import Spool
 from spendtap.engine.schema import parse_batch
-from tests.agentlogs.conftest import ClaudeCopier, import_json, run_json
+from tests.agentlogs.conftest import (
+    ClaudeCopier,
+    import_json,
+    import_to_engine,
+    run_json,
+)
 from tests.support.fake_engine import FakeEngine, Reply
 
 CASES = ("content_blocks", "streaming_snapshot", "request_ids")
@@ -93,17 +98,7 @@ def test_import_with_engine_ships_every_event_once(
     printed = run_json(projects, tmp_path / "json-data", capsysbinary)
 
     with FakeEngine() as engine:
-        code = main(
-            [
-                "import",
-                "claude-code",
-                str(projects),
-                "--engine",
-                engine.url,
-                "--data-dir",
-                str(tmp_path / "data"),
-            ]
-        )
+        code = import_to_engine(projects, engine.url, tmp_path / "data")
         shipped = engine.stored_ids()
 
     assert code == 0
@@ -291,17 +286,7 @@ def test_an_engine_that_takes_nothing_fails_the_import_and_keeps_the_events(
         port = probe.getsockname()[1]
     data_dir = tmp_path / "data"
 
-    code = main(
-        [
-            "import",
-            "claude-code",
-            str(claude_case(*CASES)),
-            "--engine",
-            f"http://127.0.0.1:{port}",
-            "--data-dir",
-            str(data_dir),
-        ]
-    )
+    code = import_to_engine(claude_case(*CASES), f"http://127.0.0.1:{port}", data_dir)
 
     err = capsys.readouterr().err
     assert code == 1
@@ -331,17 +316,7 @@ def test_events_the_engine_refuses_fail_the_import_and_are_named(
         return Reply()
 
     with FakeEngine(refuse_one) as engine:
-        code = main(
-            [
-                "import",
-                "claude-code",
-                str(projects),
-                "--engine",
-                engine.url,
-                "--data-dir",
-                str(tmp_path / "data"),
-            ]
-        )
+        code = import_to_engine(projects, engine.url, tmp_path / "data")
         shipped = engine.stored_ids()
 
     err = capsysbinary.readouterr().err.decode()

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from spendtap.cli.commands import client_environment
-from spendtap.cli.main import main
 from spendtap.demo.claude_code import claude_home, find_claude
 from spendtap.simulator import read_ledger
+from tests.agentlogs.conftest import import_to_engine
 
 CLAUDE = find_claude()
 
@@ -71,17 +71,7 @@ def test_proxy_transcript_and_telemetry_count_each_call_once(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     projects = home / ".claude" / "projects"
-    imported = main(
-        [
-            "import",
-            "claude-code",
-            str(projects),
-            "--engine",
-            engine.url,
-            "--data-dir",
-            str(tmp_path / "import-data"),
-        ]
-    )
+    imported = import_to_engine(projects, engine.url, tmp_path / "import-data")
     assert imported == 0
 
     served = [e for e in read_ledger(tmp_path / "ledger.jsonl") if e.api == "messages"]
